@@ -1,0 +1,618 @@
+//! One MCIA environment: state, reset, step (SPEC section 4), observation (section 5) and info (section 6).
+//!
+//! [`Env::step`] writes into caller-owned slices and never allocates. The random draws of a step
+//! ([`StepNoise`]) are taken in a fixed order, after the reward is computed, so that [`Env::peek_noise`]
+//! can tell a reference implementation exactly which exogenous values the next step will use.
+
+use std::sync::Arc;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+use crate::action::{validate_action, ActionRef};
+use crate::error::{SnapshotError, StepError};
+use crate::scenario::{Scenario, OBS_PER_DEVICE};
+use crate::sim::{compute, load, radio, tasks};
+
+/// The random number generator of one environment (ChaCha with 8 rounds: fast, small, seekable, serialisable).
+pub type EnvRng = ChaCha8Rng;
+
+/// State of one end device.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceState {
+    /// Task waiting this slot: 0 none, 1 accuracy-sensitive, 2 latency-sensitive.
+    pub task: u8,
+    /// Index of the background load level.
+    pub load: u8,
+    /// Distance to the edge, m.
+    pub distance_m: f64,
+    /// Real part of the fading coefficient h.
+    pub h_re: f64,
+    /// Imaginary part of the fading coefficient h.
+    pub h_im: f64,
+    /// Seconds of local work still queued, `q_n`.
+    pub backlog_s: f64,
+}
+
+/// Where an environment is in its episode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    /// Never reset: `step` is an error.
+    NeverReset,
+    /// In an episode.
+    Running,
+    /// The episode ended (truncated): `step` is an error until the next reset.
+    Ended,
+}
+
+/// Full state of one environment, RNG included: restoring it continues bit-identically.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Slot index t.
+    pub t: u32,
+    /// Index of the edge background load level.
+    pub edge_load: u8,
+    /// Per-device state, `[N]`.
+    pub devices: Vec<DeviceState>,
+    /// Episode status.
+    pub status: Status,
+    /// The RNG, positioned at the next draw.
+    pub rng: EnvRng,
+}
+
+/// The exogenous random draws of one device in one step, in the order they are taken.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceNoise {
+    /// Standard normal for the real part of the fading innovation.
+    pub z_re: f64,
+    /// Standard normal for the imaginary part of the fading innovation.
+    pub z_im: f64,
+    /// Uniform [0, 1) for the mobility step.
+    pub u_move: f64,
+    /// Uniform [0, 1) for the load chain.
+    pub u_load: f64,
+    /// Uniform [0, 1) deciding whether a task arrives.
+    pub u_arrive: f64,
+    /// Uniform [0, 1) deciding the task type.
+    pub u_type: f64,
+}
+
+impl DeviceNoise {
+    #[inline]
+    fn draw(rng: &mut EnvRng) -> Self {
+        Self {
+            z_re: rng.sample(StandardNormal),
+            z_im: rng.sample(StandardNormal),
+            u_move: rng.random(),
+            u_load: rng.random(),
+            u_arrive: rng.random(),
+            u_type: rng.random(),
+        }
+    }
+}
+
+/// Every random draw of one step: the devices' in device order, then the edge load's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepNoise {
+    /// Per-device draws, `[N]`.
+    pub devices: Vec<DeviceNoise>,
+    /// Uniform [0, 1) for the edge load chain.
+    pub u_edge_load: f64,
+}
+
+/// Names of the float info fields, in buffer order.
+pub const INFO_F64_FIELDS: [&str; 12] =
+    ["channel_gain", "device_flops", "backlog_s", "bandwidth_share", "compute_share", "t_wait", "t_local", "t_tx", "t_edge", "latency", "accuracy", "utility"];
+/// Names of the integer info fields, in buffer order.
+pub const INFO_I64_FIELDS: [&str; 5] = ["task_type", "version", "partition", "deadline_met", "accuracy_met"];
+/// Index of each float info field.
+mod fi {
+    pub const GAIN: usize = 0;
+    pub const FLOPS: usize = 1;
+    pub const BACKLOG: usize = 2;
+    pub const BW: usize = 3;
+    pub const CPU: usize = 4;
+    pub const WAIT: usize = 5;
+    pub const LOCAL: usize = 6;
+    pub const TX: usize = 7;
+    pub const EDGE: usize = 8;
+    pub const LATENCY: usize = 9;
+    pub const ACC: usize = 10;
+    pub const UTILITY: usize = 11;
+}
+mod ii {
+    pub const TASK: usize = 0;
+    pub const VERSION: usize = 1;
+    pub const PARTITION: usize = 2;
+    pub const DEADLINE: usize = 3;
+    pub const ACCURACY: usize = 4;
+}
+
+/// Length of an environment's float info block: the fields field-major (`[field][device]`) and then the
+/// scalar `edge_flops`.
+pub fn info_f64_len(n: usize) -> usize {
+    INFO_F64_FIELDS.len() * n + 1
+}
+
+/// Length of an environment's integer info block (`[field][device]`).
+pub fn info_i64_len(n: usize) -> usize {
+    INFO_I64_FIELDS.len() * n
+}
+
+/// Caller-owned info buffers of one environment (or of a batch, in the vector env).
+pub struct InfoMut<'a> {
+    /// Float block, `info_f64_len(N)` per environment.
+    pub f: &'a mut [f64],
+    /// Integer block, `info_i64_len(N)` per environment.
+    pub i: &'a mut [i64],
+}
+
+impl InfoMut<'_> {
+    /// Reborrows the buffers for a shorter lifetime.
+    pub fn reborrow(&mut self) -> InfoMut<'_> {
+        InfoMut { f: self.f, i: self.i }
+    }
+}
+
+/// What a step returns besides the buffers it wrote.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepOutcome {
+    /// Mean utility over devices with a task (0 when none has one).
+    pub reward: f64,
+    /// Always false: MCIA is a continuing task.
+    pub terminated: bool,
+    /// True when the episode reached `episode_slots`.
+    pub truncated: bool,
+}
+
+/// One MCIA environment.
+#[derive(Clone, Debug)]
+pub struct Env {
+    scenario: Arc<Scenario>,
+    devices: Vec<DeviceState>,
+    edge_load: u8,
+    t: u32,
+    status: Status,
+    rng: EnvRng,
+}
+
+impl Env {
+    /// A new environment whose RNG is seeded with `seed`; call [`Env::reset`] before stepping.
+    pub fn new(scenario: Arc<Scenario>, seed: u64) -> Self {
+        let blank = DeviceState { task: 0, load: 0, distance_m: scenario.config.radio.distance_min_m, h_re: 1.0, h_im: 0.0, backlog_s: 0.0 };
+        Self { devices: vec![blank; scenario.n], edge_load: 0, t: 0, status: Status::NeverReset, rng: EnvRng::seed_from_u64(seed), scenario }
+    }
+
+    /// The scenario this environment simulates.
+    pub fn scenario(&self) -> &Arc<Scenario> {
+        &self.scenario
+    }
+
+    /// Episode status.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Slot index t.
+    pub fn t(&self) -> u32 {
+        self.t
+    }
+
+    /// Per-device state.
+    pub fn devices(&self) -> &[DeviceState] {
+        &self.devices
+    }
+
+    /// Index of the edge load level.
+    pub fn edge_load(&self) -> u8 {
+        self.edge_load
+    }
+
+    /// Starts a new episode. With `Some(seed)` the RNG is reseeded first (so the episode depends on the seed
+    /// alone); with `None` the RNG continues. Writes the observation (`[7N + 2]`) and, if given, the info
+    /// (state fields of the new slot; decision fields NaN / -1).
+    pub fn reset(&mut self, seed: Option<u64>, obs: &mut [f32], info: Option<InfoMut<'_>>) {
+        if let Some(s) = seed {
+            self.rng = EnvRng::seed_from_u64(s);
+        }
+        let sc = &*self.scenario;
+        let r = &sc.config.radio;
+        let kd = sc.device_levels.len();
+        for dev in self.devices.iter_mut() {
+            let u_dist: f64 = self.rng.random();
+            let (h_re, h_im) = radio::cn01(self.rng.sample(StandardNormal), self.rng.sample(StandardNormal));
+            let u_load: f64 = self.rng.random();
+            let u_arrive: f64 = self.rng.random();
+            let u_type: f64 = self.rng.random();
+            *dev = DeviceState {
+                task: tasks::draw_task(u_arrive, u_type, sc.config.tasks.arrival_prob, sc.config.tasks.as_ratio),
+                load: load::uniform_state(kd, u_load),
+                distance_m: r.distance_min_m + u_dist * (r.distance_max_m - r.distance_min_m),
+                h_re,
+                h_im,
+                backlog_s: 0.0,
+            };
+        }
+        self.edge_load = load::uniform_state(sc.edge_levels.len(), self.rng.random());
+        self.t = 0;
+        self.status = Status::Running;
+        self.write_obs(obs);
+        if let Some(info) = info {
+            self.write_state_info(info, true);
+        }
+    }
+
+    /// The random draws the next step will take (the RNG is not advanced).
+    pub fn peek_noise(&self) -> StepNoise {
+        let mut rng = self.rng.clone();
+        let devices = (0..self.scenario.n).map(|_| DeviceNoise::draw(&mut rng)).collect();
+        StepNoise { devices, u_edge_load: rng.random() }
+    }
+
+    /// Channel power gain `g_n` of a device in its current state.
+    #[inline]
+    fn gain(&self, dev: &DeviceState) -> f64 {
+        self.scenario.path_gain(dev.distance_m) * (dev.h_re * dev.h_re + dev.h_im * dev.h_im)
+    }
+
+    /// Advances one slot with `action` (already validated). Writes the next observation and, if given, the
+    /// info of the slot.
+    fn advance(&mut self, a: &ActionRef<'_>, obs: &mut [f32], mut info: Option<InfoMut<'_>>) -> StepOutcome {
+        let sc = &*self.scenario;
+        let cfg = &sc.config;
+        let (n, l) = (sc.n, sc.l);
+        let eps = cfg.action.min_share_weight;
+        let (bw, p_tx) = (cfg.radio.bandwidth_hz, cfg.radio.tx_power_w);
+        let f_edge = compute::effective_flops(sc.edge_peak_flops, sc.edge_levels[self.edge_load as usize]);
+
+        // Share normalisers over the offloading devices S.
+        let (mut sum_b, mut sum_c) = (0.0, 0.0);
+        for (k, dev) in self.devices.iter().enumerate() {
+            if dev.task != tasks::TASK_NONE && (a.partition[k] as usize) < l {
+                sum_b += a.bandwidth[k].max(eps);
+                sum_c += a.compute[k].max(eps);
+            }
+        }
+
+        let rw = &cfg.reward;
+        let (mut utility_sum, mut tasks_seen) = (0.0, 0u32);
+        for k in 0..n {
+            let dev = self.devices[k];
+            let f_dev = compute::effective_flops(sc.device_peak_flops[k], sc.device_levels[dev.load as usize]);
+            let gain = sc.path_gain(dev.distance_m) * (dev.h_re * dev.h_re + dev.h_im * dev.h_im);
+            let busy = if dev.task == tasks::TASK_NONE {
+                if let Some(info) = info.as_mut() {
+                    write_idle_info(info, n, k);
+                }
+                0.0
+            } else {
+                let (v, p) = (a.version[k] as usize, a.partition[k] as usize);
+                let offloads = p < l;
+                let (b, c) = if offloads { (a.bandwidth[k].max(eps) / sum_b, a.compute[k].max(eps) / sum_c) } else { (0.0, 0.0) };
+                let rate = radio::rate_bps(b, bw, p_tx, gain, sc.n0);
+                let local_flops = sc.flops_until(v, p);
+                let lat = compute::task_latency(dev.backlog_s, local_flops, f_dev, offloads, sc.bytes_at(v, p), rate, sc.flops_until(v, l) - local_flops, c * f_edge);
+                let latency = lat.total();
+                let pr = &sc.prefs[dev.task as usize];
+                let acc = sc.accuracy[v];
+                let u = tasks::utility(pr.weight, sc.accuracy_hat[v], latency, pr.deadline_s, rw.latency_cap, rw.deadline_penalty, rw.accuracy_penalty, acc, pr.min_accuracy);
+                utility_sum += u;
+                tasks_seen += 1;
+                if let Some(info) = info.as_mut() {
+                    let f = &mut *info.f;
+                    f[fi::BW * n + k] = b;
+                    f[fi::CPU * n + k] = c;
+                    f[fi::WAIT * n + k] = lat.wait;
+                    f[fi::LOCAL * n + k] = lat.local;
+                    f[fi::TX * n + k] = lat.tx;
+                    f[fi::EDGE * n + k] = lat.edge;
+                    f[fi::LATENCY * n + k] = latency;
+                    f[fi::ACC * n + k] = acc;
+                    f[fi::UTILITY * n + k] = u;
+                    let i = &mut *info.i;
+                    i[ii::VERSION * n + k] = v as i64;
+                    i[ii::PARTITION * n + k] = p as i64;
+                    i[ii::DEADLINE * n + k] = (latency <= pr.deadline_s) as i64;
+                    i[ii::ACCURACY * n + k] = (acc >= pr.min_accuracy) as i64;
+                }
+                lat.local + lat.tx
+            };
+            if let Some(info) = info.as_mut() {
+                info.f[fi::GAIN * n + k] = gain;
+                info.f[fi::FLOPS * n + k] = f_dev;
+                info.f[fi::BACKLOG * n + k] = dev.backlog_s;
+                info.i[ii::TASK * n + k] = dev.task as i64;
+            }
+            self.devices[k].backlog_s = compute::next_backlog(dev.backlog_s, busy, cfg.time.slot_s);
+        }
+        if let Some(info) = info.as_mut() {
+            info.f[INFO_F64_FIELDS.len() * n] = f_edge;
+        }
+
+        self.transition();
+        let reward = if tasks_seen > 0 { utility_sum / tasks_seen as f64 } else { 0.0 };
+        self.write_obs(obs);
+        let truncated = self.t >= self.scenario.config.time.episode_slots;
+        if truncated {
+            self.status = Status::Ended;
+        }
+        StepOutcome { reward, terminated: false, truncated }
+    }
+
+    /// The exogenous part of the transition: fading, mobility, load chains, new tasks, t += 1.
+    fn transition(&mut self) {
+        let sc = &*self.scenario;
+        let cfg = &sc.config;
+        let r = &cfg.radio;
+        let kd = sc.device_levels.len();
+        for dev in self.devices.iter_mut() {
+            let z = DeviceNoise::draw(&mut self.rng);
+            (dev.h_re, dev.h_im) = radio::fading_step(dev.h_re, dev.h_im, r.fading_correlation, z.z_re, z.z_im);
+            dev.distance_m = radio::mobility_step(dev.distance_m, z.u_move, r.mobility_mps, cfg.time.slot_s, r.distance_min_m, r.distance_max_m);
+            dev.load = load::markov_step(&sc.device_cum, kd, dev.load, z.u_load);
+            dev.task = tasks::draw_task(z.u_arrive, z.u_type, cfg.tasks.arrival_prob, cfg.tasks.as_ratio);
+        }
+        let u: f64 = self.rng.random();
+        self.edge_load = load::markov_step(&sc.edge_cum, sc.edge_levels.len(), self.edge_load, u);
+        self.t += 1;
+    }
+
+    /// Steps one slot. On error nothing changes.
+    ///
+    /// `obs` receives the next observation (`[7N + 2]`); `info`, if given, the slot's info.
+    pub fn step(&mut self, action: &ActionRef<'_>, obs: &mut [f32], info: Option<InfoMut<'_>>) -> Result<StepOutcome, StepError> {
+        self.step_indexed(0, action, obs, info)
+    }
+
+    /// [`Env::step`] reporting errors as environment `env_index` (used by the vector env).
+    pub fn step_indexed(&mut self, env_index: usize, action: &ActionRef<'_>, obs: &mut [f32], info: Option<InfoMut<'_>>) -> Result<StepOutcome, StepError> {
+        match self.status {
+            Status::Running => {}
+            Status::NeverReset => return Err(StepError::NeedsReset { env: env_index, ever_reset: false }),
+            Status::Ended => return Err(StepError::NeedsReset { env: env_index, ever_reset: true }),
+        }
+        validate_action(&self.scenario, env_index, action)?;
+        Ok(self.advance(action, obs, info))
+    }
+
+    /// Steps with an action already validated by the caller (the vector env validates a whole batch first).
+    pub(crate) fn step_prevalidated(&mut self, action: &ActionRef<'_>, obs: &mut [f32], info: Option<InfoMut<'_>>) -> StepOutcome {
+        self.advance(action, obs, info)
+    }
+
+    /// Writes the observation of the current state into `obs` (`[7N + 2]`).
+    pub fn write_obs(&self, obs: &mut [f32]) {
+        let sc = &*self.scenario;
+        let cfg = &sc.config;
+        let r = &cfg.radio;
+        let kd = sc.device_levels.len();
+        let inv_band_noise = r.tx_power_w / (r.bandwidth_hz * sc.n0);
+        let inv_dmax = 1.0 / r.distance_max_m;
+        let inv_slot = 1.0 / cfg.time.slot_s;
+        for (k, (dev, o)) in self.devices.iter().zip(obs.chunks_exact_mut(OBS_PER_DEVICE)).enumerate() {
+            let snr = inv_band_noise * self.gain(dev);
+            o[0] = (dev.task == tasks::TASK_AS) as u8 as f32;
+            o[1] = (dev.task == tasks::TASK_LS) as u8 as f32;
+            o[2] = (snr.ln_1p() * std::f64::consts::LOG2_E / 20.0).min(2.0) as f32;
+            o[3] = sc.obs_compute[k * kd + dev.load as usize] as f32;
+            o[4] = sc.device_levels[dev.load as usize] as f32;
+            o[5] = ((dev.backlog_s * inv_slot).min(10.0) / 10.0) as f32;
+            o[6] = (dev.distance_m * inv_dmax) as f32;
+        }
+        let tail = OBS_PER_DEVICE * sc.n;
+        obs[tail] = sc.edge_levels[self.edge_load as usize] as f32;
+        obs[tail + 1] = (self.t as f64 / cfg.time.episode_slots as f64) as f32;
+    }
+
+    /// Writes the state fields of the info (the state the next step will use); with `clear_decisions` the
+    /// decision and outcome fields are set to NaN / -1.
+    pub fn write_state_info(&self, info: InfoMut<'_>, clear_decisions: bool) {
+        let sc = &*self.scenario;
+        let n = sc.n;
+        for (k, dev) in self.devices.iter().enumerate() {
+            if clear_decisions {
+                write_idle_info(&mut InfoMut { f: &mut *info.f, i: &mut *info.i }, n, k);
+            }
+            info.f[fi::GAIN * n + k] = self.gain(dev);
+            info.f[fi::FLOPS * n + k] = compute::effective_flops(sc.device_peak_flops[k], sc.device_levels[dev.load as usize]);
+            info.f[fi::BACKLOG * n + k] = dev.backlog_s;
+            info.i[ii::TASK * n + k] = dev.task as i64;
+        }
+        info.f[INFO_F64_FIELDS.len() * n] = compute::effective_flops(sc.edge_peak_flops, sc.edge_levels[self.edge_load as usize]);
+    }
+
+    /// The full state, RNG included.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot { t: self.t, edge_load: self.edge_load, devices: self.devices.clone(), status: self.status, rng: self.rng.clone() }
+    }
+
+    /// Restores a state taken by [`Env::snapshot`] (of an environment of the same scenario). The snapshot is
+    /// checked against this scenario first; on error nothing changes.
+    pub fn restore(&mut self, snap: &Snapshot) -> Result<(), SnapshotError> {
+        let sc = &*self.scenario;
+        if snap.devices.len() != sc.n {
+            return Err(SnapshotError(format!("has {} devices, the scenario has {}", snap.devices.len(), sc.n)));
+        }
+        if snap.edge_load as usize >= sc.edge_levels.len() {
+            return Err(SnapshotError(format!("edge_load level {} out of range", snap.edge_load)));
+        }
+        if snap.t > sc.config.time.episode_slots {
+            return Err(SnapshotError(format!("t = {} beyond episode_slots = {}", snap.t, sc.config.time.episode_slots)));
+        }
+        for (k, d) in snap.devices.iter().enumerate() {
+            let ok = d.task <= tasks::TASK_LS
+                && (d.load as usize) < sc.device_levels.len()
+                && d.distance_m.is_finite()
+                && d.distance_m > 0.0
+                && d.h_re.is_finite()
+                && d.h_im.is_finite()
+                && d.backlog_s.is_finite()
+                && d.backlog_s >= 0.0;
+            if !ok {
+                return Err(SnapshotError(format!("device {k} has an invalid state {d:?}")));
+            }
+        }
+        self.t = snap.t;
+        self.edge_load = snap.edge_load;
+        self.devices.copy_from_slice(&snap.devices);
+        self.status = snap.status;
+        self.rng = snap.rng.clone();
+        Ok(())
+    }
+}
+
+/// Marks device k's decision and outcome fields as absent (NaN / -1).
+#[inline]
+fn write_idle_info(info: &mut InfoMut<'_>, n: usize, k: usize) {
+    for f in [fi::BW, fi::CPU, fi::WAIT, fi::LOCAL, fi::TX, fi::EDGE, fi::LATENCY, fi::ACC, fi::UTILITY] {
+        info.f[f * n + k] = f64::NAN;
+    }
+    for i in [ii::VERSION, ii::PARTITION, ii::DEADLINE, ii::ACCURACY] {
+        info.i[i * n + k] = -1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn scenario() -> Arc<Scenario> {
+        Arc::new(Scenario::new(&Config::default()).unwrap())
+    }
+
+    /// A hand-built state: every device holds a task, fixed channel and load.
+    fn fixed_env() -> Env {
+        let sc = scenario();
+        let mut env = Env::new(sc, 0);
+        let mut obs = vec![0.0; 37];
+        env.reset(Some(0), &mut obs, None);
+        for (k, d) in env.devices.iter_mut().enumerate() {
+            *d = DeviceState { task: if k % 2 == 0 { 1 } else { 2 }, load: 1, distance_m: 100.0, h_re: 1.0, h_im: 0.0, backlog_s: 0.1 * k as f64 };
+        }
+        env.edge_load = 0;
+        env
+    }
+
+    #[test]
+    fn one_step_matches_hand_computation() {
+        let mut env = fixed_env();
+        let sc = env.scenario().clone();
+        let n = sc.n;
+        // Device 0: full local with 1.0_224; devices 1-4: cut after unit 5 with weights 1, 1, 3, 0 (floored to eps).
+        let version = [0i64, 1, 2, 3, 0];
+        let partition = [16i64, 5, 5, 5, 0];
+        let bandwidth = [0.5, 1.0, 1.0, 3.0, 0.0];
+        let compute_w = [0.5, 1.0, 1.0, 1.0, 1.0];
+        let a = ActionRef { version: &version, partition: &partition, bandwidth: &bandwidth, compute: &compute_w };
+        let mut obs = vec![0.0; 37];
+        let mut f = vec![0.0; info_f64_len(n)];
+        let mut i = vec![0i64; info_i64_len(n)];
+        let before = env.devices.clone();
+        let out = env.step(&a, &mut obs, Some(InfoMut { f: &mut f, i: &mut i })).unwrap();
+
+        let eps = 1e-3;
+        let sum_b = 1.0 + 1.0 + 3.0 + eps;
+        let sum_c = 1.0 + 1.0 + 1.0 + 1.0;
+        let n0 = 10f64.powf(-19.9);
+        let g = 10f64.powf(-(128.1 + 37.6 * (0.1f64).log10()) / 10.0);
+        let mut utilities = vec![];
+        for k in 0..n {
+            let f_dev = sc.device_peak_flops[k] * 0.7;
+            let (v, p) = (version[k] as usize, partition[k] as usize);
+            let local = sc.flops_until(v, p) / f_dev;
+            let (tx, edge) = if p < 16 {
+                let b = bandwidth[k].max(eps) / sum_b;
+                let c = compute_w[k] / sum_c;
+                let rate = b * 10e6 * (1.0 + 0.1 * g / (b * 10e6 * n0)).log2();
+                (8.0 * sc.bytes_at(v, p) / rate, (sc.flops_until(v, 16) - sc.flops_until(v, p)) / (c * 114.5e9))
+            } else {
+                (0.0, 0.0)
+            };
+            let latency = before[k].backlog_s + local + tx + edge;
+            let (w, tau, amin) = if k % 2 == 0 { (0.8, 0.5, 0.65) } else { (0.2, 0.1, 0.40) };
+            let acc = sc.accuracy[v];
+            let ah = ((acc - 0.4) / 0.35f64).clamp(0.0, 1.0);
+            let u = w * ah - (1.0 - w) * (latency / tau).min(3.0) - if latency > tau { 1.0 } else { 0.0 } - if acc < amin { 1.0 } else { 0.0 };
+            let rel = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1e-12);
+            assert!(rel(f[fi::LATENCY * n + k], latency), "device {k}: {} vs {latency}", f[fi::LATENCY * n + k]);
+            assert!(rel(f[fi::UTILITY * n + k], u), "device {k}");
+            assert!(rel(f[fi::TX * n + k], tx));
+            assert!(rel(f[fi::EDGE * n + k], edge));
+            let q = (before[k].backlog_s + local + tx - 0.5).max(0.0);
+            assert!(rel(env.devices[k].backlog_s.max(1e-300), q.max(1e-300)));
+            utilities.push(u);
+        }
+        let reward: f64 = utilities.iter().sum::<f64>() / n as f64;
+        assert!((out.reward - reward).abs() < 1e-12);
+        // Shares of offloading devices sum to 1; the local device has none.
+        let bsum: f64 = (1..n).map(|k| f[fi::BW * n + k]).sum();
+        assert!((bsum - 1.0).abs() < 1e-12);
+        assert_eq!(f[fi::BW * n], 0.0);
+        assert_eq!(i[ii::PARTITION * n + 4], 0);
+        assert_eq!(env.t(), 1);
+        assert!(!out.truncated && !out.terminated);
+    }
+
+    #[test]
+    fn observation_entries_hand_values() {
+        let mut env = fixed_env();
+        env.devices[0].backlog_s = 0.75;
+        env.t = 50;
+        let mut obs = vec![0.0; 37];
+        env.write_obs(&mut obs);
+        let g = 10f64.powf(-(128.1 + 37.6 * (0.1f64).log10()) / 10.0);
+        let se = ((1.0 + 0.1 * g / (10e6 * 10f64.powf(-19.9))).log2() / 20.0).min(2.0);
+        assert_eq!(&obs[0..2], &[1.0, 0.0]);
+        assert!((obs[2] as f64 - se).abs() < 1e-6);
+        assert!((obs[3] as f64 - (1.0f64 + 0.370 * 0.5 * 0.7).log10() / 2.0).abs() < 1e-6);
+        assert_eq!(obs[4], 0.3);
+        assert_eq!(obs[5], 0.15);
+        assert_eq!(obs[6], (100.0 / 300.0) as f32);
+        assert_eq!(&obs[7..9], &[0.0, 1.0]);
+        assert_eq!(obs[35], 0.0);
+        assert_eq!(obs[36], 0.5);
+    }
+
+    #[test]
+    fn episode_truncates_and_step_after_end_is_an_error() {
+        let mut cfg = Config::default();
+        cfg.time.episode_slots = 3;
+        let sc = Arc::new(Scenario::new(&cfg).unwrap());
+        let mut env = Env::new(sc, 7);
+        let mut obs = vec![0.0; 37];
+        let zeros = [0i64; 5];
+        let full = [16i64; 5];
+        let w = [1.0; 5];
+        let a = ActionRef { version: &zeros, partition: &full, bandwidth: &w, compute: &w };
+        assert!(matches!(env.step(&a, &mut obs, None), Err(StepError::NeedsReset { ever_reset: false, .. })));
+        env.reset(None, &mut obs, None);
+        assert!(!env.step(&a, &mut obs, None).unwrap().truncated);
+        assert!(!env.step(&a, &mut obs, None).unwrap().truncated);
+        assert!(env.step(&a, &mut obs, None).unwrap().truncated);
+        assert_eq!(obs[36], 1.0);
+        let snap = env.snapshot();
+        assert!(matches!(env.step(&a, &mut obs, None), Err(StepError::NeedsReset { ever_reset: true, .. })));
+        assert_eq!(env.snapshot(), snap);
+    }
+
+    #[test]
+    fn peek_noise_predicts_the_transition() {
+        let mut env = fixed_env();
+        let noise = env.peek_noise();
+        let before = env.devices.clone();
+        let zeros = [0i64; 5];
+        let full = [16i64; 5];
+        let w = [1.0; 5];
+        let a = ActionRef { version: &zeros, partition: &full, bandwidth: &w, compute: &w };
+        let mut obs = vec![0.0; 37];
+        env.step(&a, &mut obs, None).unwrap();
+        for (k, z) in noise.devices.iter().enumerate() {
+            let (re, im) = radio::fading_step(before[k].h_re, before[k].h_im, 0.9, z.z_re, z.z_im);
+            assert_eq!((env.devices[k].h_re, env.devices[k].h_im), (re, im));
+            assert_eq!(env.devices[k].task, tasks::draw_task(z.u_arrive, z.u_type, 0.9, 0.5));
+        }
+    }
+}

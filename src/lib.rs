@@ -1,0 +1,44 @@
+//! # mcia: Multi-Compression-scale DNN Inference Acceleration, simulated
+//!
+//! Several compressed versions of a DNN run on heterogeneous end devices and one edge server. Every slot an
+//! agent picks, per device, the model version, the layer after which the model is cut, and the device's
+//! share of the uplink bandwidth and of the edge compute. This crate is the simulator core: the scenario
+//! ([`Config`]), the model zoo ([`zoo`]), the physics ([`sim`]), one environment ([`Env`]) and many stepped
+//! in parallel into caller-owned buffers ([`VecEnv`]). The contract is `SPEC.md` (sections 2 to 6).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mcia::{ActionRef, Config, Env, Scenario};
+//!
+//! let scenario = Arc::new(Scenario::new(&Config::default()).unwrap());
+//! let mut env = Env::new(scenario.clone(), 0);
+//! let mut obs = vec![0.0f32; scenario.obs_dim()];
+//! env.reset(Some(42), &mut obs, None);
+//! let n = scenario.n;
+//! let (version, partition, weights) = (vec![0i64; n], vec![scenario.l as i64; n], vec![1.0; n]);
+//! let action = ActionRef { version: &version, partition: &partition, bandwidth: &weights, compute: &weights };
+//! let out = env.step(&action, &mut obs, None).unwrap();
+//! assert!(out.reward.is_finite());
+//! ```
+//!
+//! The Python bindings (`--features python`) live in `src/python/` and are the only code that knows pyo3.
+
+pub mod action;
+pub mod config;
+pub mod env;
+pub mod error;
+pub mod rollout;
+pub mod scenario;
+pub mod sim;
+pub mod vec_env;
+pub mod zoo;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use action::{validate_action, ActionRef};
+pub use config::Config;
+pub use env::{DeviceNoise, DeviceState, Env, InfoMut, Snapshot, Status, StepNoise, StepOutcome, INFO_F64_FIELDS, INFO_I64_FIELDS};
+pub use error::{ActionError, ConfigError, SnapshotError, StepError};
+pub use scenario::Scenario;
+pub use vec_env::{AutoresetMode, VecBuffers, VecEnv};

@@ -1,0 +1,78 @@
+//! Compute: effective FLOP/s under background load, and the latency terms of one task.
+
+/// Effective FLOP/s of a processor with peak `peak_flops` (already scaled by its efficiency) under
+/// background load `rho`: `peak * (1 - rho)`.
+#[inline]
+pub fn effective_flops(peak_flops: f64, rho: f64) -> f64 {
+    peak_flops * (1.0 - rho)
+}
+
+/// The latency terms of one task, seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Latency {
+    /// Waiting for the device's backlog, `q_n`.
+    pub wait: f64,
+    /// Computing units 1..p on the device.
+    pub local: f64,
+    /// Uploading the cut tensor.
+    pub tx: f64,
+    /// Computing units p+1..L on the edge.
+    pub edge: f64,
+}
+
+impl Latency {
+    /// End-to-end latency `T = wait + local + tx + edge`.
+    #[inline]
+    pub fn total(&self) -> f64 {
+        self.wait + self.local + self.tx + self.edge
+    }
+}
+
+/// Latency of a task cut after `p` of `L` units.
+///
+/// `local_flops` = FLOPs of units 1..p, `edge_flops` = FLOPs of units p+1..L, `upload_bytes` = bytes sent,
+/// `rate_bps` = uplink rate, `f_dev` / `f_edge_share` = device FLOP/s and the edge FLOP/s granted to it
+/// (`c_n F_E`). When `offloads` is false (p = L) nothing is sent and the edge does nothing.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn task_latency(backlog_s: f64, local_flops: f64, f_dev: f64, offloads: bool, upload_bytes: f64, rate_bps: f64, edge_flops: f64, f_edge_share: f64) -> Latency {
+    let local = local_flops / f_dev;
+    let (tx, edge) = if offloads {
+        let tx = if upload_bytes > 0.0 { 8.0 * upload_bytes / rate_bps } else { 0.0 };
+        let edge = if edge_flops > 0.0 { edge_flops / f_edge_share } else { 0.0 };
+        (tx, edge)
+    } else {
+        (0.0, 0.0)
+    };
+    Latency { wait: backlog_s, local, tx, edge }
+}
+
+/// Backlog after a slot: a device with a task stays busy for its local compute and upload,
+/// `max(0, q + local + tx - slot)`; an idle device drains, `max(0, q - slot)`.
+#[inline]
+pub fn next_backlog(backlog_s: f64, busy_s: f64, slot_s: f64) -> f64 {
+    (backlog_s + busy_s - slot_s).max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_terms_hand_values() {
+        // 2 GFLOP locally at 1 GFLOP/s, 1000 bytes at 8 kbit/s, 3 GFLOP on 6 GFLOP/s of edge, 0.25 s backlog.
+        let l = task_latency(0.25, 2e9, 1e9, true, 1000.0, 8000.0, 3e9, 6e9);
+        assert_eq!(l, Latency { wait: 0.25, local: 2.0, tx: 1.0, edge: 0.5 });
+        assert_eq!(l.total(), 3.75);
+        // Fully local: no upload, no edge.
+        let l = task_latency(0.0, 2e9, 1e9, false, 1000.0, 0.0, 0.0, 0.0);
+        assert_eq!(l, Latency { wait: 0.0, local: 2.0, tx: 0.0, edge: 0.0 });
+        assert_eq!(effective_flops(10e9, 0.3), 7e9);
+    }
+
+    #[test]
+    fn backlog_drains_and_accumulates() {
+        assert_eq!(next_backlog(0.2, 0.0, 0.5), 0.0);
+        assert_eq!(next_backlog(0.2, 0.6, 0.5), 0.2 + 0.6 - 0.5);
+    }
+}

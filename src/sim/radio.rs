@@ -1,0 +1,115 @@
+//! Uplink radio: 3GPP macro path loss, Gauss-Markov Rayleigh fading, FDMA Shannon rate, mobility.
+
+/// Noise power spectral density `N0`, W/Hz, from thermal density (dBm/Hz) and noise figure (dB):
+/// `10^((noise_dbm_per_hz + noise_figure_db - 30) / 10)`.
+pub fn noise_psd_w_per_hz(noise_dbm_per_hz: f64, noise_figure_db: f64) -> f64 {
+    10f64.powf((noise_dbm_per_hz + noise_figure_db - 30.0) / 10.0)
+}
+
+/// Path loss in dB at distance `d_m` metres: `pl_1km + slope * log10(d_km)`.
+#[inline]
+pub fn path_loss_db(d_m: f64, pl_1km_db: f64, slope_db: f64) -> f64 {
+    pl_1km_db + slope_db * (d_m * 1e-3).log10()
+}
+
+/// Channel power gain `g = 10^(-PL/10) * |h|^2`.
+#[inline]
+pub fn channel_gain(d_m: f64, h_re: f64, h_im: f64, pl_1km_db: f64, slope_db: f64) -> f64 {
+    10f64.powf(-path_loss_db(d_m, pl_1km_db, slope_db) / 10.0) * (h_re * h_re + h_im * h_im)
+}
+
+/// Achievable rate, bit/s, of a device holding share `b` of bandwidth `bw_hz`:
+/// `b B log2(1 + P g / (b B N0))`. Zero for a zero share.
+#[inline]
+pub fn rate_bps(share: f64, bw_hz: f64, power_w: f64, gain: f64, n0: f64) -> f64 {
+    if share <= 0.0 {
+        return 0.0;
+    }
+    let w = share * bw_hz;
+    // ln_1p keeps weak links at a small positive rate instead of rounding 1 + snr to 1.
+    w * (power_w * gain / (w * n0)).ln_1p() * std::f64::consts::LOG2_E
+}
+
+/// Full-band spectral efficiency `log2(1 + P g / (B N0))`, bit/s/Hz.
+#[inline]
+pub fn spectral_efficiency(bw_hz: f64, power_w: f64, gain: f64, n0: f64) -> f64 {
+    (power_w * gain / (bw_hz * n0)).ln_1p() * std::f64::consts::LOG2_E
+}
+
+/// One Gauss-Markov step of a complex fading coefficient: `h' = a h + sqrt(1 - a^2) e` with
+/// `e = (z_re + i z_im) / sqrt(2)`, `z` standard normal, so `e ~ CN(0, 1)` and `E|h'|^2 = 1` in steady state.
+#[inline]
+pub fn fading_step(h_re: f64, h_im: f64, a: f64, z_re: f64, z_im: f64) -> (f64, f64) {
+    let s = (1.0 - a * a).sqrt() * std::f64::consts::FRAC_1_SQRT_2;
+    (a * h_re + s * z_re, a * h_im + s * z_im)
+}
+
+/// A `CN(0, 1)` draw from two standard normals.
+#[inline]
+pub fn cn01(z_re: f64, z_im: f64) -> (f64, f64) {
+    (z_re * std::f64::consts::FRAC_1_SQRT_2, z_im * std::f64::consts::FRAC_1_SQRT_2)
+}
+
+/// One random-walk step of the device-edge distance, `u` uniform in [0, 1): `d += (2u - 1) v slot`,
+/// reflected at the bounds (`d < lo -> 2 lo - d`, `d > hi -> 2 hi - d`) and, should a step longer than the
+/// interval overshoot the reflection, clamped into `[lo, hi]`.
+#[inline]
+pub fn mobility_step(d: f64, u: f64, speed_mps: f64, slot_s: f64, lo: f64, hi: f64) -> f64 {
+    let mut x = d + (2.0 * u - 1.0) * speed_mps * slot_s;
+    if x < lo {
+        x = 2.0 * lo - x;
+    }
+    if x > hi {
+        x = 2.0 * hi - x;
+    }
+    x.clamp(lo, hi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, rel: f64) -> bool {
+        (a - b).abs() <= rel * b.abs().max(1e-300)
+    }
+
+    #[test]
+    fn noise_and_path_loss_hand_values() {
+        // -174 + 5 - 30 = -199 dB -> 10^-19.9 W/Hz.
+        assert!(close(noise_psd_w_per_hz(-174.0, 5.0), 1.2589254117941662e-20, 1e-12));
+        assert!(close(path_loss_db(1000.0, 128.1, 37.6), 128.1, 1e-15));
+        assert!(close(path_loss_db(100.0, 128.1, 37.6), 90.5, 1e-12));
+        // |h|^2 = 2 doubles the linear gain.
+        let g = channel_gain(100.0, 1.0, 1.0, 128.1, 37.6);
+        assert!(close(g, 2.0 * 10f64.powf(-9.05), 1e-12));
+    }
+
+    #[test]
+    fn rate_hand_value_and_limits() {
+        // b = 0.5 of 10 MHz, SNR over the share = 0.1 * 1e-9 / (5e6 * 1e-20) = 2e3 -> 5e6 * log2(1 + 2e3).
+        let r = rate_bps(0.5, 10e6, 0.1, 1e-9, 1e-20);
+        assert!(close(r, 5e6 * (1.0f64 + 2e3).log2(), 1e-12));
+        assert_eq!(rate_bps(0.0, 10e6, 0.1, 1e-9, 1e-20), 0.0);
+        // Rate grows with the share.
+        assert!(rate_bps(0.6, 10e6, 0.1, 1e-9, 1e-20) > r);
+        assert!(close(spectral_efficiency(10e6, 0.1, 1e-9, 1e-20), (1.0f64 + 1e3).log2(), 1e-12));
+    }
+
+    #[test]
+    fn fading_keeps_unit_power_in_expectation_form() {
+        // With a = 0 the new coefficient is the innovation alone.
+        let (re, im) = fading_step(5.0, -3.0, 0.0, 1.0, 2.0);
+        assert!(close(re, std::f64::consts::FRAC_1_SQRT_2, 1e-15) && close(im, 2.0 * std::f64::consts::FRAC_1_SQRT_2, 1e-15));
+        // With a = 1 it never changes.
+        assert_eq!(fading_step(0.3, 0.4, 1.0, 9.0, 9.0), (0.3, 0.4));
+    }
+
+    #[test]
+    fn mobility_reflects_and_stays_in_bounds() {
+        assert_eq!(mobility_step(50.2, 0.0, 1.0, 0.5, 50.0, 300.0), 50.0 + (50.0 - 49.7));
+        assert_eq!(mobility_step(299.9, 1.0, 1.0, 0.5, 50.0, 300.0), 300.0 - 0.4);
+        assert_eq!(mobility_step(100.0, 0.75, 1.0, 0.5, 50.0, 300.0), 100.25);
+        let x = mobility_step(60.0, 0.0, 1000.0, 1.0, 50.0, 300.0);
+        assert!((50.0..=300.0).contains(&x));
+    }
+}
