@@ -1,0 +1,395 @@
+"""Unit tests of the NumPy reference model (mcia.reference) on its own, without the compiled core."""
+
+import importlib.util
+import json
+import math
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+_PYTHON_DIR = pathlib.Path(__file__).resolve().parents[1] / "python"
+
+
+def _load_reference():
+    """Imports mcia.reference; falls back to the source file when the package (or its compiled core) is missing."""
+    try:
+        import mcia  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, str(_PYTHON_DIR))
+    try:
+        import mcia.reference as ref
+
+        return ref
+    except ImportError:
+        path = _PYTHON_DIR / "mcia" / "reference.py"
+        spec = importlib.util.spec_from_file_location("mcia_reference_standalone", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+
+ref = _load_reference()
+ReferenceModel = ref.ReferenceModel
+mobilenet_v1_family = ref.mobilenet_v1_family
+state_from_snapshots = ref.state_from_snapshots
+noise_from_list = ref.noise_from_list
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Section 2: the MobileNet v1 profile
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, macs",
+    [
+        ("1.0_224", 569e6),
+        ("0.75_224", 325e6),
+        ("0.5_224", 149e6),
+        ("0.25_224", 41e6),
+        ("1.0_192", 418e6),
+        ("1.0_160", 290e6),
+        ("1.0_128", 186e6),
+    ],
+)
+def test_mac_totals_match_the_paper(name, macs):
+    fam = mobilenet_v1_family()
+    version = next(v for v in fam["versions"] if v["name"] == name)
+    got = sum(u["flops"] for u in version["units"]) / 2.0
+    assert abs(got / macs - 1.0) < 0.01, f"{name}: {got} MACs vs {macs}"
+
+
+def test_family_layout():
+    fam = mobilenet_v1_family()
+    assert fam["name"] == "mobilenet_v1"
+    names = [v["name"] for v in fam["versions"]]
+    assert len(names) == 16
+    assert names[:5] == ["1.0_224", "1.0_192", "1.0_160", "1.0_128", "0.75_224"]
+    assert names[-1] == "0.25_128"
+    v = fam["versions"][0]
+    assert v["accuracy"] == 0.707 and v["input_bytes"] == 224 * 224 * 3
+    units = v["units"]
+    assert [u["name"] for u in units] == ["conv0"] + [f"block{i}" for i in range(1, 14)] + ["avgpool", "fc"]
+    assert units[0]["flops"] == 2 * 112 * 112 * 27 * 32 and units[0]["out_elems"] == 112 * 112 * 32
+    # block1: 112x112, 32 -> 64, stride 1.
+    assert units[1]["flops"] == 2 * (112 * 112 * 9 * 32 + 112 * 112 * 32 * 64)
+    # block2 has stride 2: 56x56, 64 -> 128.
+    assert units[2]["flops"] == 2 * (56 * 56 * 9 * 64 + 56 * 56 * 64 * 128)
+    assert units[13]["out_elems"] == 7 * 7 * 1024
+    assert units[14]["flops"] == 2 * 7 * 7 * 1024 and units[14]["out_elems"] == 1024
+    assert units[15]["flops"] == 2 * 1024 * 1000 and units[15]["out_elems"] == 1000
+    # int(0.75 * 32) = 24 channels, 192 / 2 = 96.
+    v = next(v for v in fam["versions"] if v["name"] == "0.75_192")
+    assert v["units"][0]["out_elems"] == 96 * 96 * 24
+    assert next(v for v in fam["versions"] if v["name"] == "0.25_128")["accuracy"] == 0.413
+
+
+def test_default_derived_arrays():
+    model = ReferenceModel({})
+    assert (model.n, model.m, model.l, model.obs_dim) == (5, 4, 16, 37)
+    assert model.cum_flops.shape == (4, 17) and model.upload_bytes.shape == (4, 17)
+    assert model.cum_flops[0, 0] == 0.0
+    assert model.upload_bytes[0, 0] == 150528.0
+    assert model.upload_bytes[0, 1] == 112 * 112 * 32
+    assert model.upload_bytes[0, 15] == 1024.0  # output of unit 15 (avgpool)
+    assert model.upload_bytes[0, 16] == 0.0
+    assert model.device_peak_flops[0] == 0.37e9 * 0.5
+    assert model.edge_peak_flops == 229e9 * 0.5
+    assert math.isclose(model.n0, 10 ** -19.9, rel_tol=1e-12)
+    assert model.device_cum[0, -1] == 1.0
+
+
+def test_profile_precedence(tmp_path):
+    toy = {"name": "toy", "versions": [{"name": "a", "accuracy": 0.6, "input_bytes": 10.0,
+                                        "units": [{"name": "u", "flops": 5.0, "out_elems": 2.0}, {"flops": 7.0, "out_elems": 1.0}]}]}
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps(toy))
+    from_file = ReferenceModel({"zoo": {"profile_file": str(path), "versions": ["a"]}})
+    assert from_file.l == 2 and list(from_file.cum_flops[0]) == [0.0, 5.0, 12.0]
+    assert list(from_file.upload_bytes[0]) == [10.0, 2.0, 0.0]
+    other = json.loads(json.dumps(toy))
+    other["versions"][0]["units"][0]["flops"] = 1.0
+    inline = ReferenceModel({"zoo": {"profile": other, "profile_file": str(path), "versions": ["a"]}})
+    assert list(inline.cum_flops[0]) == [0.0, 1.0, 8.0]
+    with pytest.raises(ValueError, match="zoo.versions"):
+        ReferenceModel({"zoo": {"versions": ["nope"]}})
+    with pytest.raises(ValueError, match="zoo.family"):
+        ReferenceModel({"zoo": {"family": "resnet"}})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Section 4: one step by hand
+# ---------------------------------------------------------------------------------------------------------
+
+# A toy scenario with round numbers:
+#   N0 = 10^((-170 + 0 - 30)/10) = 1e-20 W/Hz; at d = 1000 m the path gain is 10^(-100/10) = 1e-10;
+#   SNR on share b with |h|^2 = G: 0.1 * 1e-10 * G / (b * 1e6 * 1e-20) = 1e3 * G / b.
+#   toy_dev peak = 2 GFLOPS * 0.5 = 1e9 FLOP/s, toy_fast = 4 * 0.5 = 2e9; edge = 20 * 0.5 = 1e10.
+TOY_FAMILY = {
+    "name": "toy",
+    "versions": [
+        {"name": "big", "accuracy": 0.75, "input_bytes": 3e5,
+         "units": [{"name": "u1", "flops": 1e8, "out_elems": 1.5e5},
+                   {"name": "u2", "flops": 4e8, "out_elems": 5e4},
+                   {"name": "u3", "flops": 5e8, "out_elems": 1e3}]},
+        {"name": "small", "accuracy": 0.5, "input_bytes": 1e5,
+         "units": [{"name": "u1", "flops": 5e7, "out_elems": 1e5},
+                   {"name": "u2", "flops": 1e8, "out_elems": 2e4},
+                   {"name": "u3", "flops": 5e7, "out_elems": 1e3}]},
+    ],
+}
+TOY_CONFIG = {
+    "devices": {"device_classes": ["toy_dev", "toy_dev", "toy_fast", "toy_dev"],
+                "class_gflops": {"toy_dev": 2.0, "toy_fast": 4.0}, "device_efficiency": 0.5},
+    "edge": {"edge_gflops": 20.0, "edge_efficiency": 0.5},
+    "radio": {"bandwidth_hz": 1e6, "noise_dbm_per_hz": -170.0, "noise_figure_db": 0.0,
+              "path_loss_at_1km_db": 100.0, "distance_max_m": 2000.0},
+    "zoo": {"profile": TOY_FAMILY, "versions": ["big", "small"]},
+}
+
+
+def _toy_state():
+    # Device 0: AS, offloads big after unit 1.   |h|^2 = 0.75 * 1.023 so that SNR over b = 0.75 is 1023.
+    # Device 1: LS, offloads small at p = 0.      |h|^2 = 0.25 * 0.255 so that SNR over b = 0.25 is 255.
+    # Device 2: AS, small fully local (p = 3), load level 0.3.
+    # Device 3: no task, backlog 0.7.
+    return {
+        "t": np.array([0]),
+        "edge_load": np.array([0]),
+        "task": np.array([[1, 2, 1, 0]]),
+        "load": np.array([[0, 0, 1, 2]]),
+        "distance_m": np.array([[1000.0, 1000.0, 1000.0, 1000.0]]),
+        "h_re": np.array([[math.sqrt(0.75 * 1.023), 0.0, 1.0, 1.0]]),
+        "h_im": np.array([[0.0, math.sqrt(0.25 * 0.255), 0.0, 0.0]]),
+        "backlog_s": np.array([[0.1, 0.0, 0.4, 0.7]]),
+    }
+
+
+def _toy_action():
+    return {
+        "version": np.array([[0, 1, 1, 0]]),
+        "partition": np.array([[1, 0, 3, 2]]),
+        "bandwidth": np.array([[3.0, 1.0, 5.0, 5.0]]),   # devices 2 and 3 do not offload: ignored
+        "compute": np.array([[1.0, 0.0, 5.0, 5.0]]),     # device 1's 0 is floored to eps = 1e-3
+    }
+
+
+def _toy_noise():
+    return {
+        "z_re": np.zeros((1, 4)), "z_im": np.zeros((1, 4)),
+        "u_move": np.array([[0.5, 1.0, 0.0, 0.5]]),
+        "u_load": np.array([[0.85, 0.0, 0.99, 0.5]]),
+        "u_arrive": np.array([[0.1, 0.1, 0.95, 0.1]]),
+        "u_type": np.array([[0.2, 0.7, 0.2, 0.5]]),
+        "u_edge_load": np.array([0.97]),
+    }
+
+
+def _rel(a, b, tol=1e-12):
+    return abs(a - b) <= tol * max(abs(b), 1e-300)
+
+
+def test_one_step_by_hand():
+    model = ReferenceModel(TOY_CONFIG)
+    assert (model.n, model.m, model.l) == (4, 2, 3)
+    state = _toy_state()
+    before = {k: v.copy() for k, v in state.items()}
+    nxt, reward, info, obs, truncated = model.step(state, _toy_action(), _toy_noise())
+    for k in state:
+        np.testing.assert_array_equal(state[k], before[k])   # the input state is not modified
+
+    # Shares over S = {0, 1}: b = 3/4, 1/4; c = 1/1.001, 0.001/1.001.
+    b0, b1 = 0.75, 0.25
+    c0, c1 = 1.0 / 1.001, 0.001 / 1.001
+    # Device 0 (AS: w 0.8, tau 0.5, a_min 0.65), big, p = 1:
+    #   R = 0.75e6 * log2(1024) = 7.5e6 bit/s; t_local = 1e8/1e9 = 0.1; t_tx = 8 * 1.5e5 / 7.5e6 = 0.16;
+    #   t_edge = 9e8 / (c0 * 1e10) = 0.09 * 1.001 = 0.09009; latency = 0.1 + 0.1 + 0.16 + 0.09009 = 0.45009.
+    #   A_hat = (0.75 - 0.4)/0.35 = 1; u = 0.8 - 0.2 * 0.45009/0.5 = 0.8 - 0.180036 = 0.619964 (deadline met).
+    t_local0, t_tx0, t_edge0 = 0.1, 0.16, 0.09009
+    lat0 = 0.45009
+    u0 = 0.619964
+    # Device 1 (LS: w 0.2, tau 0.1, a_min 0.4), small, p = 0:
+    #   R = 0.25e6 * log2(256) = 2e6 bit/s; t_tx = 8 * 1e5 / 2e6 = 0.4; t_edge = 2e8 / (c1 * 1e10) = 20.02;
+    #   latency = 20.42 > tau: term capped at 3, deadline penalty; acc 0.5 >= 0.4.
+    #   u = 0.2 * (0.1/0.35) - 0.8 * 3 - 1 = 0.4/7 - 3.4.
+    t_tx1, t_edge1 = 0.4, 20.02
+    lat1 = 20.42
+    u1 = 0.4 / 7.0 - 3.4
+    # Device 2 (AS), small, local: F = 2e9 * 0.7 = 1.4e9; t_local = 2e8 / 1.4e9 = 1/7;
+    #   latency = 0.4 + 1/7 > 0.5 and acc 0.5 < 0.65: both penalties.
+    #   u = 0.8 * (0.1/0.35) - 0.2 * (0.4 + 1/7)/0.5 - 2 = 1.6/7 - 0.16 - 0.4/7 - 2 = 1.2/7 - 2.16.
+    t_local2 = 1.0 / 7.0
+    lat2 = 0.4 + 1.0 / 7.0
+    u2 = 1.2 / 7.0 - 2.16
+
+    exp = {
+        "bandwidth_share": [b0, b1, 0.0, math.nan],
+        "compute_share": [c0, c1, 0.0, math.nan],
+        "t_wait": [0.1, 0.0, 0.4, math.nan],
+        "t_local": [t_local0, 0.0, t_local2, math.nan],
+        "t_tx": [t_tx0, t_tx1, 0.0, math.nan],
+        "t_edge": [t_edge0, t_edge1, 0.0, math.nan],
+        "latency": [lat0, lat1, lat2, math.nan],
+        "accuracy": [0.75, 0.5, 0.5, math.nan],
+        "utility": [u0, u1, u2, math.nan],
+        "channel_gain": [1e-10 * 0.75 * 1.023, 1e-10 * 0.25 * 0.255, 1e-10, 1e-10],
+        "device_flops": [1e9, 1e9, 1.4e9, 0.4e9],
+        "backlog_s": [0.1, 0.0, 0.4, 0.7],
+    }
+    for key, want in exp.items():
+        got = info[key][0]
+        for k in range(4):
+            if math.isnan(want[k]):
+                assert math.isnan(got[k]), (key, k)
+            else:
+                assert _rel(got[k], want[k], 1e-11), (key, k, got[k], want[k])
+    assert info["task_type"][0].tolist() == [1, 2, 1, 0]
+    assert info["version"][0].tolist() == [0, 1, 1, -1]
+    assert info["partition"][0].tolist() == [1, 0, 3, -1]
+    assert info["deadline_met"][0].tolist() == [1, 0, 0, -1]
+    assert info["accuracy_met"][0].tolist() == [1, 1, 0, -1]
+    assert info["edge_flops"][0] == 1e10
+
+    assert reward.shape == (1,) and reward.dtype == np.float64
+    assert _rel(reward[0], (u0 + u1 + u2) / 3.0, 1e-12)
+
+    # Next backlog: busy = t_local + t_tx for devices with a task.
+    #   dev 0: max(0, 0.1 + 0.1 + 0.16 - 0.5) = 0; dev 1: max(0, 0 + 0.4 - 0.5) = 0;
+    #   dev 2: 0.4 + 1/7 - 0.5 = 1/7 - 0.1; dev 3 (idle): 0.7 - 0.5 = 0.2.
+    q = nxt["backlog_s"][0]
+    assert q[0] == 0.0 and q[1] == 0.0
+    assert _rel(q[2], 1.0 / 7.0 - 0.1, 1e-12) and _rel(q[3], 0.2, 1e-12)
+
+    # Exogenous transition: z = 0 scales h by 0.9; u_move 0.5 keeps d, 1.0 adds 0.5 m, 0.0 removes 0.5 m;
+    # load rows [.8 .95 1], [.1 .9 1], [.05 .2 1]: 0.85 from 0 -> 1, 0.0 from 0 -> 0, 0.99 from 1 -> 2,
+    # 0.5 from 2 -> 2; edge 0.97 from 0 -> 2; tasks AS, LS, none, LS.
+    np.testing.assert_allclose(nxt["h_re"][0], 0.9 * _toy_state()["h_re"][0], rtol=1e-15)
+    np.testing.assert_allclose(nxt["h_im"][0], 0.9 * _toy_state()["h_im"][0], rtol=1e-15)
+    assert nxt["distance_m"][0].tolist() == [1000.0, 1000.5, 999.5, 1000.0]
+    assert nxt["load"][0].tolist() == [1, 0, 2, 2]
+    assert nxt["edge_load"].tolist() == [2]
+    assert nxt["task"][0].tolist() == [1, 2, 0, 2]
+    assert nxt["t"].tolist() == [1] and truncated.tolist() == [False]
+
+    # Observation of the next state, a few entries by hand.
+    assert obs.shape == (1, 30) and obs.dtype == np.float32
+    o = obs[0].astype(np.float64)
+    snr0 = 1e3 * 0.81 * 0.75 * 1.023      # full band, |h'|^2 = 0.81 |h|^2
+    assert abs(o[0:2] - [1.0, 0.0]).max() == 0.0
+    assert abs(o[2] - math.log2(1 + snr0) / 20) < 1e-6
+    assert abs(o[3] - math.log10(1 + 0.7) / 2) < 1e-6     # device 0 now at load 0.3: F = 0.7e9
+    assert abs(o[4] - 0.3) < 1e-7
+    assert o[5] == 0.0 and abs(o[6] - 0.5) < 1e-7
+    assert abs(o[7 * 2 + 5] - (1.0 / 7.0 - 0.1) / 0.5 / 10) < 1e-6
+    assert abs(o[7 * 3 + 5] - 0.2 / 0.5 / 10) < 1e-6
+    assert abs(o[28] - 0.5) < 1e-7 and abs(o[29] - 0.01) < 1e-7
+
+
+def test_no_task_gives_zero_reward_and_truncation():
+    cfg = dict(TOY_CONFIG, time={"episode_slots": 1})
+    model = ReferenceModel(cfg)
+    state = _toy_state()
+    state["task"] = np.zeros((1, 4), dtype=np.int64)
+    _, reward, info, _, truncated = model.step(state, _toy_action(), _toy_noise())
+    assert reward.tolist() == [0.0] and truncated.tolist() == [True]
+    assert np.isnan(info["latency"]).all() and (info["partition"] == -1).all()
+
+
+def test_mobility_reflects_at_both_bounds():
+    # Default bounds [50, 300], step (2u - 1) * 1 m/s * 0.5 s.
+    #   50.2 - 0.5 = 49.7 -> 2*50 - 49.7 = 50.3;  299.9 + 0.5 = 300.4 -> 2*300 - 300.4 = 299.6;
+    #   100 + 0.25 = 100.25;  60 - 0.25 = 59.75;  a huge step overshooting the reflection is clipped into the interval.
+    model = ReferenceModel({})
+    state = model.reset(np.random.default_rng(0), 1)
+    state["distance_m"] = np.array([[50.2, 299.9, 100.0, 60.0, 200.0]])
+    noise = {k: np.full((1, 5), 0.5) for k in ("u_move", "u_load", "u_arrive", "u_type")}
+    noise.update(z_re=np.zeros((1, 5)), z_im=np.zeros((1, 5)), u_edge_load=np.array([0.5]))
+    noise["u_move"] = np.array([[0.0, 1.0, 0.75, 0.25, 0.5]])
+    action = {"version": np.zeros((1, 5), dtype=np.int64), "partition": np.full((1, 5), 16),
+              "bandwidth": np.ones((1, 5)), "compute": np.ones((1, 5))}
+    nxt, *_ = model.step(state, action, noise)
+    np.testing.assert_allclose(nxt["distance_m"][0], [50.3, 299.6, 100.25, 59.75, 200.0], rtol=1e-13)
+    # Steps of +-1000 m: 60 - 1000 = -940 -> 1040 -> -440 -> clip 50;  290 + 1000 = 1290 -> -690 -> clip 50.
+    far = ReferenceModel({"radio": {"mobility_mps": 2000.0}})
+    state["distance_m"] = np.array([[60.0, 290.0, 100.0, 60.0, 200.0]])
+    noise["u_move"] = np.array([[0.0, 1.0, 0.0, 1.0, 0.5]])
+    nxt, *_ = far.step(state, action, noise)
+    assert nxt["distance_m"][0].tolist() == [50.0, 50.0, 50.0, 50.0, 200.0]
+
+
+def test_bad_action_is_rejected():
+    model = ReferenceModel(TOY_CONFIG)
+    action = _toy_action()
+    action["partition"] = np.array([[1, 0, 4, 2]])
+    with pytest.raises(ValueError, match="partition"):
+        model.step(_toy_state(), action, _toy_noise())
+    action = _toy_action()
+    action["bandwidth"] = np.array([[1.0, -1.0, 1.0, 1.0]])
+    with pytest.raises(ValueError, match="bandwidth"):
+        model.step(_toy_state(), action, _toy_noise())
+
+
+def test_converters():
+    snaps = [
+        {"t": 3, "edge_load": 1, "status": "Running", "rng": None,
+         "devices": [{"task": 1, "load": 2, "distance_m": 60.0, "h_re": 0.1, "h_im": -0.2, "backlog_s": 0.3},
+                     {"task": 0, "load": 0, "distance_m": 70.0, "h_re": 0.4, "h_im": 0.5, "backlog_s": 0.0}]},
+        {"t": 4, "edge_load": 0, "status": "Running", "rng": None,
+         "devices": [{"task": 2, "load": 1, "distance_m": 80.0, "h_re": 0.6, "h_im": 0.7, "backlog_s": 1.0},
+                     {"task": 1, "load": 1, "distance_m": 90.0, "h_re": 0.8, "h_im": 0.9, "backlog_s": 2.0}]},
+    ]
+    s = state_from_snapshots(snaps)
+    assert s["t"].tolist() == [3, 4] and s["edge_load"].tolist() == [1, 0]
+    assert s["task"].tolist() == [[1, 0], [2, 1]] and s["task"].dtype == np.int64
+    assert s["distance_m"].tolist() == [[60.0, 70.0], [80.0, 90.0]] and s["h_im"][0, 0] == -0.2
+    dev = {"z_re": 0.1, "z_im": 0.2, "u_move": 0.3, "u_load": 0.4, "u_arrive": 0.5, "u_type": 0.6}
+    z = noise_from_list([{"devices": [dev, dev], "u_edge_load": 0.7}])
+    assert z["u_type"].shape == (1, 2) and z["u_type"][0, 1] == 0.6 and z["u_edge_load"].tolist() == [0.7]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Section 5 and invariants over random rollouts
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", [{}, TOY_CONFIG], ids=["default", "toy"])
+def test_random_rollouts_respect_bounds(config):
+    model = ReferenceModel(config)
+    rng = np.random.default_rng(1234)
+    batch = 64
+    n = model.n
+    high = np.array([1, 1, 2, 2, 1, 1, 1] * n + [1, 1], dtype=np.float32)
+    np.testing.assert_array_equal(model.obs_high, high)
+    state = model.reset(rng, batch)
+    obs = model.observe(state)
+    assert obs.shape == (batch, 7 * n + 2) and obs.dtype == np.float32
+    for _ in range(30):
+        assert np.all(obs >= 0.0) and np.all(obs <= high)
+        action = {
+            "version": rng.integers(0, model.m, size=(batch, n)),
+            "partition": rng.integers(0, model.l + 1, size=(batch, n)),
+            "bandwidth": rng.random((batch, n)) * (rng.random((batch, n)) < 0.8),   # some exact zeros
+            "compute": rng.random((batch, n)),
+        }
+        state, reward, info, obs, truncated = model.step(state, action, model.sample_noise(rng, batch))
+        has_task = info["task_type"] != 0
+        offloads = has_task & (info["partition"] < model.l)
+        for key in ("bandwidth_share", "compute_share"):
+            sums = np.where(offloads, info[key], 0.0).sum(axis=1)
+            any_off = offloads.any(axis=1)
+            np.testing.assert_allclose(sums[any_off], 1.0, rtol=1e-12)
+            assert np.all(info[key][offloads] > 0.0)
+            assert np.all(info[key][has_task & ~offloads] == 0.0)
+        for key in ("latency", "t_wait", "t_local", "t_tx", "t_edge"):
+            vals = info[key][has_task]
+            assert np.all(np.isfinite(vals)) and np.all(vals >= 0.0), key
+            assert np.all(np.isnan(info[key][~has_task]))
+        assert np.all(np.isfinite(reward))
+        assert np.all(state["backlog_s"] >= 0.0)
+        d = state["distance_m"]
+        r = model.config["radio"]
+        assert np.all((d >= r["distance_min_m"]) & (d <= r["distance_max_m"]))
+        assert not truncated.any()
+    assert np.all(obs >= 0.0) and np.all(obs <= high)
