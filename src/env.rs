@@ -176,13 +176,17 @@ pub struct Env {
     t: u32,
     status: Status,
     rng: EnvRng,
+    /// Cache of each device's linear path gain `10^(-PL(d)/10)`, refreshed whenever a distance changes:
+    /// it is the only transcendental the state needs twice per step.
+    path_gain: Vec<f64>,
 }
 
 impl Env {
     /// A new environment whose RNG is seeded with `seed`; call [`Env::reset`] before stepping.
     pub fn new(scenario: Arc<Scenario>, seed: u64) -> Self {
         let blank = DeviceState { task: 0, load: 0, distance_m: scenario.config.radio.distance_min_m, h_re: 1.0, h_im: 0.0, backlog_s: 0.0 };
-        Self { devices: vec![blank; scenario.n], edge_load: 0, t: 0, status: Status::NeverReset, rng: EnvRng::seed_from_u64(seed), scenario }
+        let path_gain = vec![scenario.path_gain(blank.distance_m); scenario.n];
+        Self { devices: vec![blank; scenario.n], edge_load: 0, t: 0, status: Status::NeverReset, rng: EnvRng::seed_from_u64(seed), path_gain, scenario }
     }
 
     /// The scenario this environment simulates.
@@ -220,7 +224,7 @@ impl Env {
         let sc = &*self.scenario;
         let r = &sc.config.radio;
         let kd = sc.device_levels.len();
-        for dev in self.devices.iter_mut() {
+        for (dev, pg) in self.devices.iter_mut().zip(self.path_gain.iter_mut()) {
             let u_dist: f64 = self.rng.random();
             let (h_re, h_im) = radio::cn01(self.rng.sample(StandardNormal), self.rng.sample(StandardNormal));
             let u_load: f64 = self.rng.random();
@@ -234,6 +238,7 @@ impl Env {
                 h_im,
                 backlog_s: 0.0,
             };
+            *pg = sc.path_gain(dev.distance_m);
         }
         self.edge_load = load::uniform_state(sc.edge_levels.len(), self.rng.random());
         self.t = 0;
@@ -251,10 +256,11 @@ impl Env {
         StepNoise { devices, u_edge_load: rng.random() }
     }
 
-    /// Channel power gain `g_n` of a device in its current state.
+    /// Channel power gain `g_n` of device k in its current state.
     #[inline]
-    fn gain(&self, dev: &DeviceState) -> f64 {
-        self.scenario.path_gain(dev.distance_m) * (dev.h_re * dev.h_re + dev.h_im * dev.h_im)
+    fn gain(&self, k: usize) -> f64 {
+        let dev = &self.devices[k];
+        self.path_gain[k] * (dev.h_re * dev.h_re + dev.h_im * dev.h_im)
     }
 
     /// Advances one slot with `action` (already validated). Writes the next observation and, if given, the
@@ -281,7 +287,7 @@ impl Env {
         for k in 0..n {
             let dev = self.devices[k];
             let f_dev = compute::effective_flops(sc.device_peak_flops[k], sc.device_levels[dev.load as usize]);
-            let gain = sc.path_gain(dev.distance_m) * (dev.h_re * dev.h_re + dev.h_im * dev.h_im);
+            let gain = self.path_gain[k] * (dev.h_re * dev.h_re + dev.h_im * dev.h_im);
             let busy = if dev.task == tasks::TASK_NONE {
                 if let Some(info) = info.as_mut() {
                     write_idle_info(info, n, k);
@@ -347,10 +353,14 @@ impl Env {
         let cfg = &sc.config;
         let r = &cfg.radio;
         let kd = sc.device_levels.len();
-        for dev in self.devices.iter_mut() {
+        for (dev, pg) in self.devices.iter_mut().zip(self.path_gain.iter_mut()) {
             let z = DeviceNoise::draw(&mut self.rng);
             (dev.h_re, dev.h_im) = radio::fading_step(dev.h_re, dev.h_im, r.fading_correlation, z.z_re, z.z_im);
-            dev.distance_m = radio::mobility_step(dev.distance_m, z.u_move, r.mobility_mps, cfg.time.slot_s, r.distance_min_m, r.distance_max_m);
+            let d = radio::mobility_step(dev.distance_m, z.u_move, r.mobility_mps, cfg.time.slot_s, r.distance_min_m, r.distance_max_m);
+            if d != dev.distance_m {
+                dev.distance_m = d;
+                *pg = sc.path_gain(d);
+            }
             dev.load = load::markov_step(&sc.device_cum, kd, dev.load, z.u_load);
             dev.task = tasks::draw_task(z.u_arrive, z.u_type, cfg.tasks.arrival_prob, cfg.tasks.as_ratio);
         }
@@ -392,10 +402,10 @@ impl Env {
         let inv_dmax = 1.0 / r.distance_max_m;
         let inv_slot = 1.0 / cfg.time.slot_s;
         for (k, (dev, o)) in self.devices.iter().zip(obs.chunks_exact_mut(OBS_PER_DEVICE)).enumerate() {
-            let snr = inv_band_noise * self.gain(dev);
+            let snr = inv_band_noise * self.gain(k);
             o[0] = (dev.task == tasks::TASK_AS) as u8 as f32;
             o[1] = (dev.task == tasks::TASK_LS) as u8 as f32;
-            o[2] = (snr.ln_1p() * std::f64::consts::LOG2_E / 20.0).min(2.0) as f32;
+            o[2] = (radio::log2_1p(snr) / 20.0).min(2.0) as f32;
             o[3] = sc.obs_compute[k * kd + dev.load as usize] as f32;
             o[4] = sc.device_levels[dev.load as usize] as f32;
             o[5] = ((dev.backlog_s * inv_slot).min(10.0) / 10.0) as f32;
@@ -415,12 +425,18 @@ impl Env {
             if clear_decisions {
                 write_idle_info(&mut InfoMut { f: &mut *info.f, i: &mut *info.i }, n, k);
             }
-            info.f[fi::GAIN * n + k] = self.gain(dev);
+            info.f[fi::GAIN * n + k] = self.gain(k);
             info.f[fi::FLOPS * n + k] = compute::effective_flops(sc.device_peak_flops[k], sc.device_levels[dev.load as usize]);
             info.f[fi::BACKLOG * n + k] = dev.backlog_s;
             info.i[ii::TASK * n + k] = dev.task as i64;
         }
         info.f[INFO_F64_FIELDS.len() * n] = compute::effective_flops(sc.edge_peak_flops, sc.edge_levels[self.edge_load as usize]);
+    }
+
+    fn refresh_path_gain(&mut self) {
+        for (pg, d) in self.path_gain.iter_mut().zip(&self.devices) {
+            *pg = self.scenario.path_gain(d.distance_m);
+        }
     }
 
     /// The full state, RNG included.
@@ -457,6 +473,7 @@ impl Env {
         self.t = snap.t;
         self.edge_load = snap.edge_load;
         self.devices.copy_from_slice(&snap.devices);
+        self.refresh_path_gain();
         self.status = snap.status;
         self.rng = snap.rng.clone();
         Ok(())
@@ -493,6 +510,7 @@ mod tests {
             *d = DeviceState { task: if k % 2 == 0 { 1 } else { 2 }, load: 1, distance_m: 100.0, h_re: 1.0, h_im: 0.0, backlog_s: 0.1 * k as f64 };
         }
         env.edge_load = 0;
+        env.refresh_path_gain();
         env
     }
 

@@ -56,6 +56,8 @@ pub struct Scenario {
     pub n0: f64,
     /// `10^(-path_loss_at_1km_db / 10)`: linear path gain at 1 km.
     pub path_gain_1km: f64,
+    /// Exponent of distance in the path gain, `-path_loss_slope_db / 10`.
+    pub path_gain_exponent: f64,
     /// Task preferences indexed by task code (0 unused, 1 AS, 2 LS).
     pub prefs: [TaskPrefs; 3],
 }
@@ -111,6 +113,7 @@ impl Scenario {
             obs_compute,
             n0: radio::noise_psd_w_per_hz(r.noise_dbm_per_hz, r.noise_figure_db),
             path_gain_1km: 10f64.powf(-r.path_loss_at_1km_db / 10.0),
+            path_gain_exponent: -r.path_loss_slope_db / 10.0,
             prefs: [pref(&t.latency_sensitive), pref(&t.accuracy_sensitive), pref(&t.latency_sensitive)],
             config: config.clone(),
         })
@@ -136,7 +139,8 @@ impl Scenario {
     /// Linear path gain `10^(-PL(d)/10)` at distance `d_m` metres (equals `radio::channel_gain` with |h| = 1).
     #[inline]
     pub fn path_gain(&self, d_m: f64) -> f64 {
-        self.path_gain_1km * (d_m * 1e-3).powf(-self.config.radio.path_loss_slope_db / 10.0)
+        // exp(k ln x) is markedly cheaper than powf here and as accurate for these magnitudes.
+        self.path_gain_1km * ((d_m * 1e-3).ln() * self.path_gain_exponent).exp()
     }
 }
 

@@ -18,6 +18,17 @@ pub fn channel_gain(d_m: f64, h_re: f64, h_im: f64, pl_1km_db: f64, slope_db: f6
     10f64.powf(-path_loss_db(d_m, pl_1km_db, slope_db) / 10.0) * (h_re * h_re + h_im * h_im)
 }
 
+/// `log2(1 + x)` for `x >= 0`: the fast `log2` where `1 + x` loses nothing that matters, `ln_1p` for weak
+/// links where it would (relative error below 1e-12 either way).
+#[inline]
+pub fn log2_1p(x: f64) -> f64 {
+    if x > 1e-4 {
+        (1.0 + x).log2()
+    } else {
+        x.ln_1p() * std::f64::consts::LOG2_E
+    }
+}
+
 /// Achievable rate, bit/s, of a device holding share `b` of bandwidth `bw_hz`:
 /// `b B log2(1 + P g / (b B N0))`. Zero for a zero share.
 #[inline]
@@ -26,14 +37,13 @@ pub fn rate_bps(share: f64, bw_hz: f64, power_w: f64, gain: f64, n0: f64) -> f64
         return 0.0;
     }
     let w = share * bw_hz;
-    // ln_1p keeps weak links at a small positive rate instead of rounding 1 + snr to 1.
-    w * (power_w * gain / (w * n0)).ln_1p() * std::f64::consts::LOG2_E
+    w * log2_1p(power_w * gain / (w * n0))
 }
 
 /// Full-band spectral efficiency `log2(1 + P g / (B N0))`, bit/s/Hz.
 #[inline]
 pub fn spectral_efficiency(bw_hz: f64, power_w: f64, gain: f64, n0: f64) -> f64 {
-    (power_w * gain / (bw_hz * n0)).ln_1p() * std::f64::consts::LOG2_E
+    log2_1p(power_w * gain / (bw_hz * n0))
 }
 
 /// One Gauss-Markov step of a complex fading coefficient: `h' = a h + sqrt(1 - a^2) e` with
@@ -93,6 +103,14 @@ mod tests {
         // Rate grows with the share.
         assert!(rate_bps(0.6, 10e6, 0.1, 1e-9, 1e-20) > r);
         assert!(close(spectral_efficiency(10e6, 0.1, 1e-9, 1e-20), (1.0f64 + 1e3).log2(), 1e-12));
+    }
+
+    #[test]
+    fn log2_1p_is_accurate_on_both_branches() {
+        for x in [0.0f64, 1e-12, 1e-5, 1e-4, 1.0001e-4, 0.5, 1e3, 1e12] {
+            let exact = x.ln_1p() / std::f64::consts::LN_2;
+            assert!((log2_1p(x) - exact).abs() <= 1e-12 * exact.max(1e-300), "x = {x}");
+        }
     }
 
     #[test]
