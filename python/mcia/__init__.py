@@ -1,0 +1,53 @@
+"""mcia-gym: a fast, reproducible Gymnasium environment for Multi-Compression-scale DNN Inference
+Acceleration (MCIA) between heterogeneous end devices and an edge server.
+
+>>> import gymnasium as gym, mcia
+>>> env = gym.make("MCIA-v0")
+>>> obs, info = env.reset(seed=0)
+>>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+
+The simulator core is written in Rust (``mcia._core``); see ``SPEC.md`` for the model and the README for
+the observation, action and reward tables.
+"""
+
+from __future__ import annotations
+
+import gymnasium as _gym
+
+from . import _core
+from ._core import ActionError, ConfigError, MciaError, ResetNeeded, SnapshotError
+from .config import Config
+from .env import MciaEnv
+from .vector import MciaVectorEnv
+
+__version__: str = _core.__version__
+
+ENV_ID = "MCIA-v0"
+
+
+def _register_envs() -> None:
+    """Registers ``MCIA-v0`` with Gymnasium (idempotent)."""
+    if ENV_ID in _gym.registry:
+        return
+    _gym.register(
+        id=ENV_ID,
+        entry_point="mcia.env:MciaEnv",
+        vector_entry_point="mcia.vector:MciaVectorEnv",
+        max_episode_steps=Config.default()["time"]["episode_slots"],
+    )
+
+
+_register_envs()
+
+__all__ = [
+    "ActionError",
+    "Config",
+    "ConfigError",
+    "ENV_ID",
+    "MciaEnv",
+    "MciaError",
+    "MciaVectorEnv",
+    "ResetNeeded",
+    "SnapshotError",
+    "__version__",
+]

@@ -1,0 +1,54 @@
+"""Conversion of user actions into the contiguous arrays the Rust core reads, with clear errors."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Tuple
+
+import numpy as np
+
+from . import _core
+
+ACTION_KEYS = ("version", "partition", "bandwidth", "compute")
+
+
+def _index_array(name: str, value: Any, where: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype == np.int64 and arr.flags.c_contiguous:
+        return arr
+    if arr.dtype.kind in "iu" or arr.dtype == np.bool_:
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise _core.ActionError(f"{where}: action field '{name}' must hold integer indices, got {arr!r}")
+        return np.ascontiguousarray(arr, dtype=np.int64)
+    raise _core.ActionError(f"{where}: action field '{name}' must hold integer indices, got dtype {arr.dtype}")
+
+
+def _weight_array(name: str, value: Any, where: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype == np.float64 and arr.flags.c_contiguous:
+        return arr
+    if arr.dtype.kind not in "fiub":
+        raise _core.ActionError(f"{where}: action field '{name}' must hold numbers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def split_action(action: Any, where: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(version, partition, bandwidth, compute)`` from a Dict action; errors name ``where`` and the field."""
+    if not isinstance(action, Mapping):
+        raise _core.ActionError(
+            f"{where}: action must be a dict with keys {list(ACTION_KEYS)}, got {type(action).__name__} "
+            "(use mcia.wrappers.BoxAction or MultiDiscreteAction for flat actions)"
+        )
+    missing = [k for k in ACTION_KEYS if k not in action]
+    if missing:
+        raise _core.ActionError(f"{where}: action is missing field(s) {missing}")
+    extra = [k for k in action if k not in ACTION_KEYS]
+    if extra:
+        raise _core.ActionError(f"{where}: action has unknown field(s) {extra}; expected {list(ACTION_KEYS)}")
+    return (
+        _index_array("version", action["version"], where),
+        _index_array("partition", action["partition"], where),
+        _weight_array("bandwidth", action["bandwidth"], where),
+        _weight_array("compute", action["compute"], where),
+    )

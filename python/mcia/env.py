@@ -1,0 +1,243 @@
+"""The single environment, :class:`MciaEnv` (``gym.make("MCIA-v0")``)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Dict, Optional, Tuple
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from . import _core
+from ._actions import split_action
+from .config import Config, ConfigLike, as_config
+
+INFO_F64_FIELDS = tuple(_core.INFO_F64_FIELDS)
+INFO_I64_FIELDS = tuple(_core.INFO_I64_FIELDS)
+OBS_DEVICE_FIELDS = tuple(_core.OBS_DEVICE_FIELDS)
+OBS_DEVICE_HIGH = np.array([1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0], dtype=np.float32)
+
+
+def observation_space(n: int) -> spaces.Box:
+    """The observation space for N devices: ``Box(0, high, (7N + 2,), float32)`` with the bounds of SPEC section 5."""
+    high = np.concatenate([np.tile(OBS_DEVICE_HIGH, n), np.ones(2, dtype=np.float32)])
+    return spaces.Box(low=np.zeros_like(high), high=high, dtype=np.float32)
+
+
+def action_space(n: int, m: int, l: int) -> spaces.Dict:
+    """The Dict action space for N devices, M versions and L units."""
+    return spaces.Dict(
+        {
+            "version": spaces.MultiDiscrete(np.full(n, m, dtype=np.int64)),
+            "partition": spaces.MultiDiscrete(np.full(n, l + 1, dtype=np.int64)),
+            "bandwidth": spaces.Box(0.0, 1.0, (n,), dtype=np.float32),
+            "compute": spaces.Box(0.0, 1.0, (n,), dtype=np.float32),
+        }
+    )
+
+
+def info_dict(f: np.ndarray, i: np.ndarray, n: int) -> Dict[str, Any]:
+    """Per-device info arrays from the core's flat float and integer blocks (views, no copies).
+
+    ``f`` is ``(..., 12 N + 1)`` and ``i`` is ``(..., 5 N)``; each field becomes ``(..., N)`` and the
+    trailing float becomes ``edge_flops``.
+    """
+    info: Dict[str, Any] = {}
+    for k, name in enumerate(INFO_F64_FIELDS):
+        info[name] = f[..., k * n : (k + 1) * n]
+    for k, name in enumerate(INFO_I64_FIELDS):
+        info[name] = i[..., k * n : (k + 1) * n]
+    info["edge_flops"] = f[..., len(INFO_F64_FIELDS) * n]
+    return info
+
+
+def entropy_seed() -> int:
+    """A fresh seed from OS entropy, for a first reset without a seed."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+class MciaEnv(gym.Env):
+    """Multi-Compression-scale DNN Inference Acceleration: one edge server, N heterogeneous end devices.
+
+    ## Description
+
+    Each slot every end device may hold one inference task, accuracy-sensitive (AS) or latency-sensitive
+    (LS). Several compressed versions of one DNN (by default MobileNet v1 at widths 1.0 / 0.75 / 0.5 / 0.25)
+    are deployed everywhere. The agent decides per device which version runs, after which unit the model is
+    cut (units 1..p on the device, the rest on the edge), and the device's share of the uplink bandwidth and
+    of the edge compute. Latency = backlog wait + local compute + upload (FDMA Shannon rate with path loss and
+    Rayleigh fading) + edge compute. See SPEC.md for every formula.
+
+    ## Action Space
+
+    ``Dict(version=MultiDiscrete([M]*N), partition=MultiDiscrete([L+1]*N), bandwidth=Box(0,1,(N,)),
+    compute=Box(0,1,(N,)))``. ``partition = L`` runs everything on the device; ``0`` uploads the raw image.
+    Weights are normalised over the devices that offload (each floored at ``action.min_share_weight``);
+    weights above 1 are accepted (only ratios matter). Devices without a task are ignored, but every entry
+    must be valid: out-of-range indices and negative or non-finite weights raise :class:`mcia.ActionError`.
+
+    ## Observation Space
+
+    ``Box(0, high, (7N + 2,), float32)``, device-major (``obs[7n + k]``):
+
+    | k | name         | value                                          | range  |
+    |---|--------------|------------------------------------------------|--------|
+    | 0 | task_as      | 1 if an AS task waits                           | {0, 1} |
+    | 1 | task_ls      | 1 if an LS task waits                           | {0, 1} |
+    | 2 | spectral_eff | min(log2(1 + P g / (B N0)) / 20, 2)             | [0, 2] |
+    | 3 | compute      | min(log10(1 + F_n / 1e9) / 2, 2)                | [0, 2] |
+    | 4 | load         | background load rho_n                           | [0, 1] |
+    | 5 | backlog      | min(q_n / slot_s, 10) / 10                      | [0, 1] |
+    | 6 | distance     | d_n / distance_max_m                            | [0, 1] |
+
+    then ``edge_load`` (rho_E) and ``time`` (t / episode_slots).
+
+    ## Rewards
+
+    The mean over devices with a task of
+    ``u = w A_hat - (1 - w) min(T / tau, latency_cap) - deadline_penalty [T > tau] - accuracy_penalty [A < a_min]``
+    with the task type's weight w, deadline tau and minimum accuracy; 0 when no device has a task.
+
+    ## Starting State
+
+    Distances uniform in [distance_min_m, distance_max_m], fading CN(0, 1), uniformly drawn load levels,
+    slot-0 tasks drawn, backlogs 0, t = 0.
+
+    ## Episode End
+
+    Never terminated (a continuing task); truncated after ``time.episode_slots`` steps (default 100).
+
+    ## Info
+
+    Per device, arrays of length N: ``task_type`` (0 none, 1 AS, 2 LS), ``channel_gain``, ``device_flops``,
+    ``backlog_s`` (the state the step used), and the decision and outcome (NaN or -1 for devices without a
+    task): ``version``, ``partition``, ``bandwidth_share``, ``compute_share``, ``t_wait``, ``t_local``,
+    ``t_tx``, ``t_edge``, ``latency``, ``accuracy``, ``utility``, ``deadline_met``, ``accuracy_met``; and the
+    scalar ``edge_flops``. ``reset`` returns the state fields of the first slot (decision fields NaN / -1).
+
+    ## Arguments
+
+    - ``config``: a :class:`mcia.Config`, a (partial) dict, or a path to a JSON / TOML file (default scenario).
+    - ``render_mode``: ``"ansi"`` (a text table of the slot) or ``"rgb_array"`` (a matplotlib figure).
+    - ``info``: set False to skip building the info dict (faster; ``info`` is then ``{}``).
+
+    ## Version History
+
+    - v0: initial release (SPEC v0).
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 2}
+
+    def __init__(self, config: ConfigLike = None, render_mode: Optional[str] = None, info: bool = True) -> None:
+        self.config: Config = as_config(config)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.render_mode = render_mode
+        self._with_info = bool(info)
+        self._core = _core.CoreEnv(self.config.to_json(), 0)
+        self.num_devices: int = self._core.num_devices
+        self.num_versions: int = self._core.num_versions
+        self.num_units: int = self._core.num_units
+        self.observation_space = observation_space(self.num_devices)
+        self.action_space = action_space(self.num_devices, self.num_versions, self.num_units)
+        self._seeded = False
+        self._last: Dict[str, Any] = {}
+        self._warned_time_limit = False
+
+    # -- Gymnasium API ---------------------------------------------------------------------------------
+
+    def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None) -> Tuple[np.ndarray, Dict[str, Any]]:
+        """Starts an episode. ``seed`` reseeds the environment (the episode then depends on it alone)."""
+        super().reset(seed=seed)
+        if seed is not None and not (isinstance(seed, (int, np.integer)) and 0 <= int(seed) < 2**64):
+            raise ValueError(f"MciaEnv: seed must be a non-negative integer below 2**64, got {seed!r}")
+        core_seed: Optional[int] = int(seed) if seed is not None else None
+        if core_seed is None and not self._seeded:
+            core_seed = int(self.np_random.integers(0, 2**63))
+        self._seeded = True
+        self._check_time_limit()
+        obs, f, i = self._core.reset(core_seed)
+        info = info_dict(f, i, self.num_devices) if self._with_info else {}
+        self._last = {"obs": obs, "info": info_dict(f, i, self.num_devices), "reward": None, "action": None}
+        return obs, info
+
+    def step(self, action: Dict[str, Any]) -> Tuple[np.ndarray, float, bool, bool, Dict[str, Any]]:
+        """Advances one slot. Raises :class:`mcia.ActionError` for invalid actions and
+        :class:`mcia.ResetNeeded` before ``reset`` or after the episode ended; the state is then unchanged."""
+        v, p, b, c = split_action(action, "MciaEnv")
+        want_info = self._with_info or self.render_mode is not None
+        try:
+            obs, reward, terminated, truncated, f, i = self._core.step(v, p, b, c, want_info)
+        except (_core.ActionError, _core.ResetNeeded) as e:
+            raise type(e)(str(e).replace("env 0", "MciaEnv", 1)) from None
+        info = info_dict(f, i, self.num_devices) if want_info else {}
+        if self.render_mode is not None:
+            self._last = {"obs": obs, "info": info, "reward": reward, "action": (v, p, b, c)}
+        return obs, reward, terminated, truncated, (info if self._with_info else {})
+
+    def render(self) -> Any:
+        """Renders the last slot: a text table (``"ansi"``) or an RGB array (``"rgb_array"``)."""
+        if self.render_mode is None:
+            gym.logger.warn("MciaEnv.render() called without a render_mode; pass render_mode='ansi' or 'rgb_array'.")
+            return None
+        from . import render
+
+        if self.render_mode == "ansi":
+            return render.ansi(self)
+        return render.rgb_array(self)
+
+    # -- extras ----------------------------------------------------------------------------------------
+
+    @property
+    def t(self) -> int:
+        """Slot index of the current state."""
+        return self._core.t
+
+    def snapshot(self) -> str:
+        """The full state (RNG included) as JSON; :meth:`restore` continues bit-identically."""
+        return self._core.snapshot()
+
+    def restore(self, snapshot: str) -> None:
+        """Restores a state taken by :meth:`snapshot` on an environment of the same scenario."""
+        self._core.restore(snapshot)
+        self._seeded = True
+
+    def peek_noise(self) -> dict:
+        """The exogenous random draws the next step will take (for the NumPy reference model)."""
+        import json
+
+        return json.loads(self._core.peek_noise())
+
+    def _check_time_limit(self) -> None:
+        spec = getattr(self, "spec", None)
+        limit = getattr(spec, "max_episode_steps", None) if spec is not None else None
+        slots = self.config["time"]["episode_slots"]
+        if limit is not None and limit != slots and not self._warned_time_limit:
+            self._warned_time_limit = True
+            warnings.warn(
+                f"MCIA-v0: gym.make's TimeLimit ({limit} steps) differs from time.episode_slots ({slots}); "
+                f"pass max_episode_steps={slots} to gym.make.",
+                stacklevel=3,
+            )
+
+    def __getstate__(self) -> dict:
+        return {
+            "config": self.config.to_dict(),
+            "snapshot": self._core.snapshot(),
+            "render_mode": self.render_mode,
+            "with_info": self._with_info,
+            "seeded": self._seeded,
+            "np_random": self._np_random,
+            "np_random_seed": getattr(self, "_np_random_seed", None),
+            "spec": getattr(self, "spec", None),
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(Config(state["config"]), render_mode=state["render_mode"], info=state["with_info"])
+        self._core.restore(state["snapshot"])
+        self._seeded = state["seeded"]
+        self._np_random = state["np_random"]
+        self._np_random_seed = state["np_random_seed"]
+        if state["spec"] is not None:
+            self.spec = state["spec"]
