@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Dict, Optional, Tuple
 
 import gymnasium as gym
@@ -107,6 +106,8 @@ class MciaEnv(gym.Env):
     ## Episode End
 
     Never terminated (a continuing task); truncated after ``time.episode_slots`` steps (default 100).
+    ``gym.make("MCIA-v0")`` also adds a ``TimeLimit`` of 100 steps; when you change ``time.episode_slots``
+    pass the same value as ``max_episode_steps`` to ``gym.make``.
 
     ## Info
 
@@ -143,20 +144,18 @@ class MciaEnv(gym.Env):
         self.action_space = action_space(self.num_devices, self.num_versions, self.num_units)
         self._seeded = False
         self._last: Dict[str, Any] = {}
-        self._warned_time_limit = False
 
     # -- Gymnasium API ---------------------------------------------------------------------------------
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None) -> Tuple[np.ndarray, Dict[str, Any]]:
         """Starts an episode. ``seed`` reseeds the environment (the episode then depends on it alone)."""
-        super().reset(seed=seed)
         if seed is not None and not (isinstance(seed, (int, np.integer)) and 0 <= int(seed) < 2**64):
             raise ValueError(f"MciaEnv: seed must be a non-negative integer below 2**64, got {seed!r}")
+        super().reset(seed=seed)
         core_seed: Optional[int] = int(seed) if seed is not None else None
         if core_seed is None and not self._seeded:
             core_seed = int(self.np_random.integers(0, 2**63))
         self._seeded = True
-        self._check_time_limit()
         obs, f, i = self._core.reset(core_seed)
         info = info_dict(f, i, self.num_devices) if self._with_info else {}
         self._last = {"obs": obs, "info": info_dict(f, i, self.num_devices), "reward": None, "action": None}
@@ -208,18 +207,6 @@ class MciaEnv(gym.Env):
         import json
 
         return json.loads(self._core.peek_noise())
-
-    def _check_time_limit(self) -> None:
-        spec = getattr(self, "spec", None)
-        limit = getattr(spec, "max_episode_steps", None) if spec is not None else None
-        slots = self.config["time"]["episode_slots"]
-        if limit is not None and limit != slots and not self._warned_time_limit:
-            self._warned_time_limit = True
-            warnings.warn(
-                f"MCIA-v0: gym.make's TimeLimit ({limit} steps) differs from time.episode_slots ({slots}); "
-                f"pass max_episode_steps={slots} to gym.make.",
-                stacklevel=3,
-            )
 
     def __getstate__(self) -> dict:
         return {

@@ -20,10 +20,11 @@ def _autoreset_mode(mode: Union[str, AutoresetMode]) -> AutoresetMode:
     if isinstance(mode, AutoresetMode):
         m = mode
     else:
-        try:
-            m = AutoresetMode(str(mode).lower())
-        except ValueError:
-            raise ValueError(f"autoreset_mode must be 'next_step' or 'same_step', got {mode!r}") from None
+        names = {"next_step": AutoresetMode.NEXT_STEP, "nextstep": AutoresetMode.NEXT_STEP, "same_step": AutoresetMode.SAME_STEP, "samestep": AutoresetMode.SAME_STEP}
+        key = str(mode).lower()
+        if key not in names:
+            raise ValueError(f"autoreset_mode must be 'next_step' or 'same_step', got {mode!r}")
+        m = names[key]
     if m not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
         raise ValueError(f"MciaVectorEnv supports autoreset_mode NEXT_STEP and SAME_STEP, got {m}")
     return m
@@ -231,7 +232,7 @@ class MciaVectorEnv(VectorEnv):
             "config": self.config.to_dict(),
             "num_envs": self.num_envs,
             "num_threads": self._core.num_threads,
-            "autoreset_mode": self.autoreset_mode.value,
+            "autoreset_mode": self.autoreset_mode,
             "copy": self.copy,
             "info": self._core.with_info,
             "render_mode": self.render_mode,
