@@ -1,0 +1,145 @@
+"""Type stubs of the Rust extension ``mcia._core`` (checked against the binary by ``mypy.stubtest``)."""
+
+from typing import List, Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import final
+
+__all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'CoreEnv', 'CoreVecEnv', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'INFO_F64_FIELDS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', '__version__']
+
+__version__: str
+INFO_F64_FIELDS: List[str]
+INFO_I64_FIELDS: List[str]
+OBS_DEVICE_FIELDS: List[str]
+
+class MciaError(ValueError):
+    """Base class of every error raised by mcia (a ValueError)."""
+
+class ConfigError(MciaError):
+    """An invalid scenario; the message names the field."""
+
+class ActionError(MciaError):
+    """An invalid action; the message names the environment and device."""
+
+class ResetNeeded(MciaError):
+    """step() called before reset() or after the episode ended."""
+
+class SnapshotError(MciaError):
+    """A state snapshot that does not fit the environment."""
+
+def normalize_config(text: str, format: str = "json") -> str:
+    """Parses `text` (JSON or TOML), fills in defaults, validates, and returns the full config as JSON."""
+
+def load_config_file(path: str) -> str:
+    """Loads a JSON or TOML config file (by extension) and returns the full config as JSON."""
+
+def config_to_toml(config_json: str) -> str:
+    """The full config (given as JSON) as TOML text."""
+
+def resolve_family(config_json: str) -> str:
+    """The family a config selects (inline profile, profile file or built-in), as JSON."""
+
+def builtin_family(name: str) -> str:
+    """A built-in family by name (e.g. ``"mobilenet_v1"``), as JSON."""
+
+def load_family_file(path: str) -> str:
+    """Validates a JSON profile file and returns the family as JSON."""
+
+def rollout_rate(config_json: str, num_envs: int, steps: int, num_threads: int, repeats: int = 3, seed: int = 0) -> List[float]:
+    """Rust-native env-steps per second of a fixed random policy, one value per timed repeat."""
+
+@final
+class CoreEnv:
+    """One environment. ``mcia.MciaEnv`` wraps it."""
+
+    def __new__(cls, config_json: str, seed: int) -> "CoreEnv": ...
+    @property
+    def num_devices(self) -> int: ...
+    @property
+    def num_versions(self) -> int: ...
+    @property
+    def num_units(self) -> int: ...
+    @property
+    def obs_dim(self) -> int: ...
+    @property
+    def config_json(self) -> str: ...
+    @property
+    def t(self) -> int: ...
+    def reset(self, seed: Optional[int] = None) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """Starts an episode (reseeding first when `seed` is given). Returns ``(obs, info_f64, info_i64)``."""
+    def step(
+        self,
+        version: npt.NDArray[np.int64],
+        partition: npt.NDArray[np.int64],
+        bandwidth: npt.NDArray[np.float64],
+        compute: npt.NDArray[np.float64],
+        with_info: bool = True,
+    ) -> Tuple[npt.NDArray[np.float32], float, bool, bool, Optional[npt.NDArray[np.float64]], Optional[npt.NDArray[np.int64]]]:
+        """Steps one slot: ``(obs, reward, terminated, truncated, info_f64, info_i64)``."""
+    def snapshot(self) -> str:
+        """The full state (RNG included) as JSON."""
+    def restore(self, snapshot_json: str) -> None:
+        """Restores a state from snapshot JSON; on error nothing changes."""
+    def peek_noise(self) -> str:
+        """The random draws the next step will take, as JSON."""
+
+@final
+class CoreVecEnv:
+    """Many environments stepped in parallel into numpy arrays it owns. ``mcia.MciaVectorEnv`` wraps it."""
+
+    def __new__(
+        cls, config_json: str, num_envs: int, seed: int = 0, autoreset: str = "next_step", num_threads: int = 0, with_info: bool = True
+    ) -> "CoreVecEnv": ...
+    @property
+    def num_envs(self) -> int: ...
+    @property
+    def num_devices(self) -> int: ...
+    @property
+    def num_versions(self) -> int: ...
+    @property
+    def num_units(self) -> int: ...
+    @property
+    def obs_dim(self) -> int: ...
+    @property
+    def config_json(self) -> str: ...
+    @property
+    def num_threads(self) -> int: ...
+    @num_threads.setter
+    def num_threads(self, n: int) -> None: ...
+    @property
+    def with_info(self) -> bool: ...
+    @with_info.setter
+    def with_info(self, on: bool) -> None: ...
+    def buffers(
+        self,
+    ) -> Tuple[
+        npt.NDArray[np.float32],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.bool_],
+        npt.NDArray[np.bool_],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int64],
+        npt.NDArray[np.float32],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int64],
+    ]:
+        """The output arrays, written in place by every call."""
+    def reset(self, seeds: Optional[npt.NDArray[np.uint64]] = None, mask: Optional[npt.NDArray[np.bool_]] = None) -> None:
+        """Resets every environment (or those where `mask` is true)."""
+    def step(
+        self,
+        version: npt.NDArray[np.int64],
+        partition: npt.NDArray[np.int64],
+        bandwidth: npt.NDArray[np.float64],
+        compute: npt.NDArray[np.float64],
+    ) -> None:
+        """Steps every environment; actions are ``[B, N]`` arrays."""
+    def statuses(self) -> List[int]:
+        """Per environment: 0 never reset, 1 running, 2 ended."""
+    def snapshot(self) -> str:
+        """The full state of every environment as JSON."""
+    def restore(self, snapshot_json: str) -> None:
+        """Restores every environment from snapshot JSON."""
+    def peek_noise(self, i: int) -> str:
+        """The random draws env i's next step will take, as JSON."""
