@@ -258,7 +258,7 @@ impl Env {
 
     /// Channel power gain `g_n` of device k in its current state.
     #[inline]
-    fn gain(&self, k: usize) -> f64 {
+    pub fn gain(&self, k: usize) -> f64 {
         let dev = &self.devices[k];
         self.path_gain[k] * (dev.h_re * dev.h_re + dev.h_im * dev.h_im)
     }
@@ -270,8 +270,7 @@ impl Env {
         let cfg = &sc.config;
         let (n, l) = (sc.n, sc.l);
         let eps = cfg.action.min_share_weight;
-        let (bw, p_tx) = (cfg.radio.bandwidth_hz, cfg.radio.tx_power_w);
-        let f_edge = compute::effective_flops(sc.edge_peak_flops, sc.edge_levels[self.edge_load as usize]);
+        let f_edge = self.edge_flops();
 
         // Share normalisers over the offloading devices S.
         let (mut sum_b, mut sum_c) = (0.0, 0.0);
@@ -282,56 +281,48 @@ impl Env {
             }
         }
 
-        let rw = &cfg.reward;
         let (mut utility_sum, mut tasks_seen) = (0.0, 0u32);
         for k in 0..n {
-            let dev = self.devices[k];
-            let f_dev = compute::effective_flops(sc.device_peak_flops[k], sc.device_levels[dev.load as usize]);
-            let gain = self.path_gain[k] * (dev.h_re * dev.h_re + dev.h_im * dev.h_im);
-            let busy = if dev.task == tasks::TASK_NONE {
+            let ctx = self.device_context(k);
+            let busy = if ctx.task == tasks::TASK_NONE {
                 if let Some(info) = info.as_mut() {
                     write_idle_info(info, n, k);
                 }
                 0.0
             } else {
                 let (v, p) = (a.version[k] as usize, a.partition[k] as usize);
-                let offloads = p < l;
-                let (b, c) = if offloads { (a.bandwidth[k].max(eps) / sum_b, a.compute[k].max(eps) / sum_c) } else { (0.0, 0.0) };
-                let rate = radio::rate_bps(b, bw, p_tx, gain, sc.n0);
-                let local_flops = sc.flops_until(v, p);
-                let lat = compute::task_latency(dev.backlog_s, local_flops, f_dev, offloads, sc.bytes_at(v, p), rate, sc.flops_until(v, l) - local_flops, c * f_edge);
-                let latency = lat.total();
-                let pr = &sc.prefs[dev.task as usize];
-                let acc = sc.accuracy[v];
-                let u = tasks::utility(pr.weight, sc.accuracy_hat[v], latency, pr.deadline_s, rw.latency_cap, rw.deadline_penalty, rw.accuracy_penalty, acc, pr.min_accuracy);
-                utility_sum += u;
+                let (b, c) = if p < l { (a.bandwidth[k].max(eps) / sum_b, a.compute[k].max(eps) / sum_c) } else { (0.0, 0.0) };
+                let out = sc.device_outcome(&ctx, f_edge, v, p, b, c);
+                utility_sum += out.utility;
                 tasks_seen += 1;
                 if let Some(info) = info.as_mut() {
+                    let pr = &sc.prefs[ctx.task as usize];
+                    let acc = sc.accuracy[v];
                     let f = &mut *info.f;
                     f[fi::BW * n + k] = b;
                     f[fi::CPU * n + k] = c;
-                    f[fi::WAIT * n + k] = lat.wait;
-                    f[fi::LOCAL * n + k] = lat.local;
-                    f[fi::TX * n + k] = lat.tx;
-                    f[fi::EDGE * n + k] = lat.edge;
-                    f[fi::LATENCY * n + k] = latency;
+                    f[fi::WAIT * n + k] = out.latency.wait;
+                    f[fi::LOCAL * n + k] = out.latency.local;
+                    f[fi::TX * n + k] = out.latency.tx;
+                    f[fi::EDGE * n + k] = out.latency.edge;
+                    f[fi::LATENCY * n + k] = out.total;
                     f[fi::ACC * n + k] = acc;
-                    f[fi::UTILITY * n + k] = u;
+                    f[fi::UTILITY * n + k] = out.utility;
                     let i = &mut *info.i;
                     i[ii::VERSION * n + k] = v as i64;
                     i[ii::PARTITION * n + k] = p as i64;
-                    i[ii::DEADLINE * n + k] = (latency <= pr.deadline_s) as i64;
+                    i[ii::DEADLINE * n + k] = (out.total <= pr.deadline_s) as i64;
                     i[ii::ACCURACY * n + k] = (acc >= pr.min_accuracy) as i64;
                 }
-                lat.local + lat.tx
+                out.latency.local + out.latency.tx
             };
             if let Some(info) = info.as_mut() {
-                info.f[fi::GAIN * n + k] = gain;
-                info.f[fi::FLOPS * n + k] = f_dev;
-                info.f[fi::BACKLOG * n + k] = dev.backlog_s;
-                info.i[ii::TASK * n + k] = dev.task as i64;
+                info.f[fi::GAIN * n + k] = ctx.gain;
+                info.f[fi::FLOPS * n + k] = ctx.f_dev;
+                info.f[fi::BACKLOG * n + k] = ctx.backlog_s;
+                info.i[ii::TASK * n + k] = ctx.task as i64;
             }
-            self.devices[k].backlog_s = compute::next_backlog(dev.backlog_s, busy, cfg.time.slot_s);
+            self.devices[k].backlog_s = compute::next_backlog(ctx.backlog_s, busy, cfg.time.slot_s);
         }
         if let Some(info) = info.as_mut() {
             info.f[INFO_F64_FIELDS.len() * n] = f_edge;

@@ -30,6 +30,7 @@ pub mod error;
 pub mod rollout;
 pub mod scenario;
 pub mod sim;
+pub mod slot;
 pub mod vec_env;
 pub mod zoo;
 

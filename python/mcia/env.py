@@ -157,9 +157,10 @@ class MciaEnv(gym.Env):
             core_seed = int(self.np_random.integers(0, 2**63))
         self._seeded = True
         obs, f, i = self._core.reset(core_seed)
-        info = info_dict(f, i, self.num_devices) if self._with_info else {}
-        self._last = {"obs": obs, "info": info_dict(f, i, self.num_devices), "reward": None, "action": None}
-        return obs, info
+        full = info_dict(f, i, self.num_devices)
+        if self.render_mode is not None:
+            self._last = {"obs": obs, "info": full, "reward": None, "action": None}
+        return obs, (full if self._with_info else {})
 
     def step(self, action: Dict[str, Any]) -> Tuple[np.ndarray, float, bool, bool, Dict[str, Any]]:
         """Advances one slot. Raises :class:`mcia.ActionError` for invalid actions and

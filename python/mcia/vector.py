@@ -36,7 +36,8 @@ class MciaVectorEnv(VectorEnv):
     Environment i behaves exactly like ``MciaEnv`` reset with seed ``seed + i``, whatever ``num_threads`` or
     ``num_envs``. Observations, rewards and flags are written in place into arrays the core owns; with
     ``copy=True`` (default) every call returns fresh copies, with ``copy=False`` it returns those arrays
-    themselves (zero-copy: they change on the next call).
+    themselves (zero-copy: they change on the next call, including a masked ``reset``, which zeroes the
+    reward and flag rows of the environments it resets).
 
     Args:
         num_envs: number of environments B.
