@@ -27,6 +27,7 @@ pub mod action;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod policies;
 pub mod rollout;
 pub mod scenario;
 pub mod sim;

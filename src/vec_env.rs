@@ -270,6 +270,39 @@ impl VecEnv {
         Ok(())
     }
 
+    /// Runs `f(env_index, env, rows)` for every environment with its rows of four output buffers holding
+    /// `per_env` entries each (policies use this to write actions). Parallel on the pool unless tiny.
+    pub fn for_each_env<A, B, C, D, F>(&mut self, outs: (&mut [A], &mut [B], &mut [C], &mut [D]), per_env: usize, f: &F)
+    where
+        A: Send,
+        B: Send,
+        C: Send,
+        D: Send,
+        F: Fn(usize, &Env, (&mut [A], &mut [B], &mut [C], &mut [D])) + Sync,
+    {
+        let nb = self.envs.len();
+        let run = |start: usize, envs: &[Env], a: &mut [A], b: &mut [B], c: &mut [C], d: &mut [D]| {
+            for (j, env) in envs.iter().enumerate() {
+                let r = j * per_env..(j + 1) * per_env;
+                f(start + j, env, (&mut a[r.clone()], &mut b[r.clone()], &mut c[r.clone()], &mut d[r]));
+            }
+        };
+        let (a, b, c, d) = outs;
+        if self.pool.num_threads <= 1 || nb < 8 || per_env == 0 {
+            run(0, &self.envs, a, b, c, d);
+            return;
+        }
+        // Policies cost far more per environment than a step, so small chunks pay off.
+        let chunk = nb.div_ceil(self.pool.num_threads * 8).max(1);
+        let envs = &self.envs;
+        self.pool.get().install(|| {
+            (envs.par_chunks(chunk), a.par_chunks_mut(chunk * per_env), b.par_chunks_mut(chunk * per_env), c.par_chunks_mut(chunk * per_env), d.par_chunks_mut(chunk * per_env))
+                .into_par_iter()
+                .enumerate()
+                .for_each(|(ci, (e, a, b, c, d))| run(ci * chunk, e, a, b, c, d));
+        });
+    }
+
     /// Snapshots of every environment.
     pub fn snapshot(&self) -> Vec<Snapshot> {
         self.envs.iter().map(|e| e.snapshot()).collect()

@@ -1,0 +1,127 @@
+//! Baseline policies: valid actions on random scenarios, the optimizer never below greedy on a slot,
+//! determinism across thread counts.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::Out;
+use mcia::policies::{by_name, ActionBuffers, POLICY_NAMES};
+use mcia::{validate_action, ActionRef, AutoresetMode, Config, Scenario, VecEnv};
+
+fn scenarios() -> Vec<Arc<Scenario>> {
+    let mut out = vec![Arc::new(Scenario::new(&Config::default()).unwrap())];
+    let mut c = Config::default();
+    c.radio.bandwidth_hz = 1e6;
+    c.devices.device_classes = vec!["pi4".into(), "pi_zero_2w".into(), "n100".into()];
+    c.zoo.versions = vec!["0.25_128".into(), "1.0_224".into(), "0.5_160".into()];
+    out.push(Arc::new(Scenario::new(&c).unwrap()));
+    let mut c = Config::default();
+    c.edge.edge_gflops = 20.0;
+    c.tasks.as_ratio = 0.9;
+    c.devices.device_classes = vec!["pi5".into(); 9];
+    out.push(Arc::new(Scenario::new(&c).unwrap()));
+    out
+}
+
+struct Actions {
+    v: Vec<i64>,
+    p: Vec<i64>,
+    b: Vec<f64>,
+    c: Vec<f64>,
+}
+
+impl Actions {
+    fn new(len: usize) -> Self {
+        Self { v: vec![0; len], p: vec![0; len], b: vec![0.0; len], c: vec![0.0; len] }
+    }
+    fn bufs(&mut self) -> ActionBuffers<'_> {
+        ActionBuffers { version: &mut self.v, partition: &mut self.p, bandwidth: &mut self.b, compute: &mut self.c }
+    }
+    fn view(&self) -> ActionRef<'_> {
+        ActionRef { version: &self.v, partition: &self.p, bandwidth: &self.b, compute: &self.c }
+    }
+}
+
+#[test]
+fn every_policy_gives_valid_actions_on_every_scenario() {
+    for sc in scenarios() {
+        let b = 32;
+        let mut venv = VecEnv::new(sc.clone(), b, 5, AutoresetMode::NextStep, 2);
+        let mut out = Out::new(&sc, b);
+        venv.reset(Some(&(5..5 + b as u64).collect::<Vec<_>>()), None, out.bufs());
+        for name in POLICY_NAMES {
+            let policy = by_name(name, &sc, None, 1).unwrap();
+            let mut act = Actions::new(b * sc.n);
+            for _ in 0..10 {
+                venv.act(policy.as_ref(), act.bufs());
+                for i in 0..b {
+                    validate_action(&sc, i, &act.view().row(i, sc.n)).unwrap_or_else(|e| panic!("{name}: {e}"));
+                }
+                venv.step(&act.view(), out.bufs()).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn optimizer_is_never_worse_than_greedy_on_a_slot() {
+    for sc in scenarios() {
+        let b = 48;
+        let mut venv = VecEnv::new(sc.clone(), b, 17, AutoresetMode::NextStep, 2);
+        let mut out = Out::new(&sc, b);
+        venv.reset(Some(&(17..17 + b as u64).collect::<Vec<_>>()), None, out.bufs());
+        let greedy = by_name("greedy", &sc, None, 0).unwrap();
+        let opt = by_name("optimizer", &sc, None, 0).unwrap();
+        let (mut ga, mut oa) = (Actions::new(b * sc.n), Actions::new(b * sc.n));
+        let mut obs = vec![0.0f32; sc.obs_dim()];
+        let (mut better, mut slots) = (0, 0);
+        for _ in 0..25 {
+            venv.act(greedy.as_ref(), ga.bufs());
+            venv.act(opt.as_ref(), oa.bufs());
+            for (i, env) in venv.envs().iter().enumerate() {
+                if env.status() != mcia::Status::Running {
+                    continue;
+                }
+                let rg = env.clone().step(&ga.view().row(i, sc.n), &mut obs, None).unwrap().reward;
+                let ro = env.clone().step(&oa.view().row(i, sc.n), &mut obs, None).unwrap().reward;
+                assert!(ro >= rg - 1e-9, "slot utility {ro} < greedy {rg}");
+                better += (ro > rg + 1e-9) as usize;
+                slots += 1;
+            }
+            venv.step(&oa.view(), out.bufs()).unwrap();
+        }
+        // It must actually optimise, not merely copy greedy.
+        assert!(better * 10 > slots, "optimizer improved only {better} of {slots} slots");
+    }
+}
+
+#[test]
+fn policies_are_deterministic_across_threads() {
+    let sc = scenarios().remove(0);
+    let b = 200;
+    for name in POLICY_NAMES {
+        let run = |threads: usize| {
+            let mut venv = VecEnv::new(sc.clone(), b, 3, AutoresetMode::NextStep, threads);
+            let mut out = Out::new(&sc, b);
+            venv.reset(Some(&(3..3 + b as u64).collect::<Vec<_>>()), None, out.bufs());
+            let policy = by_name(name, &sc, None, 9).unwrap();
+            let mut act = Actions::new(b * sc.n);
+            let mut rewards = vec![];
+            for _ in 0..6 {
+                venv.act(policy.as_ref(), act.bufs());
+                venv.step(&act.view(), out.bufs()).unwrap();
+                rewards.extend_from_slice(&out.rewards);
+            }
+            (act.v.clone(), act.p.clone(), act.b.clone(), rewards)
+        };
+        assert_eq!(run(1), run(2), "{name}");
+    }
+}
+
+#[test]
+fn unknown_policy_and_version_are_errors() {
+    let sc = scenarios().remove(0);
+    assert!(by_name("oracle", &sc, None, 0).err().unwrap().contains("unknown policy"));
+    assert!(by_name("device_only", &sc, Some(4), 0).err().unwrap().contains("version"));
+}
