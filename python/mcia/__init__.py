@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import gymnasium as _gym
 
-from . import _core
+from . import _core, policies, wrappers, zoo
 from ._core import ActionError, ConfigError, MciaError, ResetNeeded, SnapshotError
 from .config import Config
 from .env import MciaEnv
+from .evaluation import Comparison, EvalResult, compare, evaluate
 from .vector import MciaVectorEnv
 
 __version__: str = _core.__version__
@@ -41,13 +42,20 @@ _register_envs()
 
 __all__ = [
     "ActionError",
+    "Comparison",
     "Config",
     "ConfigError",
     "ENV_ID",
+    "EvalResult",
     "MciaEnv",
     "MciaError",
     "MciaVectorEnv",
     "ResetNeeded",
     "SnapshotError",
     "__version__",
+    "compare",
+    "evaluate",
+    "policies",
+    "wrappers",
+    "zoo",
 ]

@@ -28,7 +28,7 @@ pub struct ActionMut<'a> {
 }
 
 /// A decision rule over the true state of one environment.
-pub trait Policy: Sync {
+pub trait Policy: Send + Sync {
     /// Writes the action of environment `env_index` in state `env`.
     fn act_env(&self, env_index: usize, env: &Env, out: ActionMut<'_>);
 }

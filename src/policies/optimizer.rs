@@ -1,8 +1,12 @@
 //! The slot-wise optimizer: the strongest myopic baseline (SPEC section 7).
 //!
-//! Starting from the greedy decision with equal weights, it alternates two steps and keeps a change only
-//! when the true summed utility of the slot (evaluated exactly as the environment does, weight floor
-//! included) improves, so it is never worse than greedy on any slot:
+//! Starting from the greedy decision with equal weights, it alternates two steps. It searches on the slot's
+//! true summed utility (evaluated exactly as the environment does, weight floor included) minus the cost of
+//! the work it leaves queued (the backlog delays the device's next task: each second costs the expected
+//! latency weight of a task, `arrival_prob * E[(1 - w) / tau]`), and it accepts a change only when that
+//! improves and the slot's true utility stays at or above greedy's. So it is never worse than greedy on any
+//! slot, and it does not buy this slot's utility by starving a device whose latency is already past the cap
+//! (a purely myopic search would push such a device to compute locally and its queue would grow without end).
 //!
 //! 1. **Shares.** With every (version, cut) fixed, the latency part of the utility is the convex problem
 //!    `min sum_n alpha_n (T_tx,n(b_n) + T_edge,n(c_n))` with `alpha_n = (1 - w_n) / tau_n`, subject to the
@@ -34,17 +38,56 @@ impl Default for Optimizer {
     }
 }
 
+/// A decision's value: the slot's true summed utility and the search objective (utility minus backlog cost).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Score {
+    utility: f64,
+    search: f64,
+}
+
+impl std::ops::Add for Score {
+    type Output = Score;
+    fn add(self, o: Score) -> Score {
+        Score { utility: self.utility + o.utility, search: self.search + o.search }
+    }
+}
+
+impl std::ops::Sub for Score {
+    type Output = Score;
+    fn sub(self, o: Score) -> Score {
+        Score { utility: self.utility - o.utility, search: self.search - o.search }
+    }
+}
+
+const ZERO: Score = Score { utility: 0.0, search: 0.0 };
+
 /// One environment's slot as the optimizer sees it.
 struct Slot<'a> {
     sc: &'a Scenario,
     ctx: Vec<DeviceContext>,
     f_edge: f64,
     eps: f64,
+    /// Cost per second of backlog left for the next slot.
+    backlog_cost: f64,
+    /// The slot utility of the greedy start: no accepted change may go below it.
+    floor: f64,
 }
 
 impl Slot<'_> {
-    /// The summed utility of the slot for a decision, normalising weights as the environment does.
-    fn objective(&self, v: &[usize], p: &[usize], wb: &[f64], wc: &[f64]) -> f64 {
+    /// Whether `cand` is an acceptable improvement over `best`.
+    fn better(&self, cand: Score, best: Score) -> bool {
+        cand.search > best.search + 1e-12 && cand.utility >= self.floor - 1e-12
+    }
+
+    /// Score of device k's task for one decision.
+    fn device_score(&self, k: usize, v: usize, p: usize, b: f64, c: f64) -> Score {
+        let o = self.sc.device_outcome(&self.ctx[k], self.f_edge, v, p, b, c);
+        let queued = (self.ctx[k].backlog_s + o.latency.local + o.latency.tx - self.sc.config.time.slot_s).max(0.0);
+        Score { utility: o.utility, search: o.utility - self.backlog_cost * queued }
+    }
+
+    /// The score of the slot for a decision, normalising weights as the environment does.
+    fn objective(&self, v: &[usize], p: &[usize], wb: &[f64], wc: &[f64]) -> Score {
         let l = self.sc.l;
         let (mut sb, mut scpu) = (0.0, 0.0);
         for k in 0..self.ctx.len() {
@@ -53,20 +96,15 @@ impl Slot<'_> {
                 scpu += wc[k].max(self.eps);
             }
         }
-        let mut total = 0.0;
+        let mut total = ZERO;
         for k in 0..self.ctx.len() {
             if self.ctx[k].task == 0 {
                 continue;
             }
             let (b, c) = if p[k] < l { (wb[k].max(self.eps) / sb, wc[k].max(self.eps) / scpu) } else { (0.0, 0.0) };
-            total += self.sc.device_outcome(&self.ctx[k], self.f_edge, v[k], p[k], b, c).utility;
+            total = total + self.device_score(k, v[k], p[k], b, c);
         }
         total
-    }
-
-    /// Utility of device k alone with shares computed from the weights and normalisers given.
-    fn device_utility(&self, k: usize, v: usize, p: usize, b: f64, c: f64) -> f64 {
-        self.sc.device_outcome(&self.ctx[k], self.f_edge, v, p, b, c).utility
     }
 
     /// Latency weight of device k's task in the utility, `(1 - w) / tau`.
@@ -153,7 +191,10 @@ impl Policy for Optimizer {
         let sc = env.scenario();
         let (n, l, m) = (sc.n, sc.l, sc.m);
         let f_edge = env.edge_flops();
-        let slot = Slot { sc, ctx: (0..n).map(|k| env.device_context(k)).collect(), f_edge, eps: sc.config.action.min_share_weight };
+        let t = &sc.config.tasks;
+        let weight = |i: usize| (1.0 - sc.prefs[i].weight) / sc.prefs[i].deadline_s;
+        let backlog_cost = t.arrival_prob * (t.as_ratio * weight(1) + (1.0 - t.as_ratio) * weight(2));
+        let mut slot = Slot { sc, ctx: (0..n).map(|k| env.device_context(k)).collect(), f_edge, eps: sc.config.action.min_share_weight, backlog_cost, floor: f64::NEG_INFINITY };
         let share = equal_share(env);
         let (mut v, mut p) = (vec![0usize; n], vec![l; n]);
         for k in 0..n {
@@ -161,6 +202,8 @@ impl Policy for Optimizer {
         }
         let (mut wb, mut wc) = (vec![1.0; n], vec![1.0; n]);
         let mut best = slot.objective(&v, &p, &wb, &wc);
+        slot.floor = best.utility;
+        let slot = slot;
         let tasked: Vec<usize> = (0..n).filter(|&k| slot.ctx[k].task != 0).collect();
 
         for _ in 0..self.rounds {
@@ -170,7 +213,7 @@ impl Policy for Optimizer {
             let (mut nb, mut nc) = (wb.clone(), wc.clone());
             slot.solve_shares(&v, &p, &mut nb, &mut nc, self.solver_steps);
             let value = slot.objective(&v, &p, &nb, &nc);
-            if value > best + 1e-12 {
+            if slot.better(value, best) {
                 (best, wb, wc) = (value, nb, nc);
                 improved = true;
             }
@@ -179,7 +222,7 @@ impl Policy for Optimizer {
             for &k in &tasked {
                 let (sb, scpu) = weight_sums(&slot, &p, &wb, &wc, l);
                 let (b_k, c_k) = if p[k] < l { (wb[k].max(slot.eps) / sb, wc[k].max(slot.eps) / scpu) } else { (0.0, 0.0) };
-                let own = slot.device_utility(k, v[k], p[k], b_k, c_k);
+                let own = slot.device_score(k, v[k], p[k], b_k, c_k);
                 let (mut best_choice, mut best_value) = ((v[k], p[k]), best);
                 for cv in 0..m {
                     for cp in 0..=l {
@@ -189,7 +232,7 @@ impl Policy for Optimizer {
                         let value = if (cp < l) == (p[k] < l) {
                             // The set of offloading devices is unchanged: only device k's term moves.
                             let (b, c) = if cp < l { (b_k, c_k) } else { (0.0, 0.0) };
-                            best - own + slot.device_utility(k, cv, cp, b, c)
+                            best - own + slot.device_score(k, cv, cp, b, c)
                         } else {
                             let (ov, op, ob, oc) = (v[k], p[k], wb[k], wc[k]);
                             (v[k], p[k]) = (cv, cp);
@@ -201,7 +244,7 @@ impl Policy for Optimizer {
                             (v[k], p[k], wb[k], wc[k]) = (ov, op, ob, oc);
                             value
                         };
-                        if value > best_value + 1e-12 {
+                        if slot.better(value, best_value) {
                             (best_choice, best_value) = ((cv, cp), value);
                         }
                     }

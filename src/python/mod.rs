@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use crate::config::{Config, Format};
 use crate::env::{info_f64_len, info_i64_len, Env, InfoMut, Snapshot, INFO_F64_FIELDS, INFO_I64_FIELDS};
 use crate::error::{ActionError, ConfigError, StepError};
+use crate::policies::{self, ActionBuffers, Policy};
 use crate::rollout::Rollout;
 use crate::scenario::Scenario;
 use crate::vec_env::{AutoresetMode, VecBuffers, VecEnv};
@@ -482,6 +483,60 @@ impl CoreVecEnv {
     }
 }
 
+/// A built-in baseline policy deciding from the true state of a `CoreVecEnv`.
+#[pyclass(module = "mcia._core")]
+struct CorePolicy {
+    name: String,
+    policy: Box<dyn Policy>,
+    n: usize,
+}
+
+#[pymethods]
+impl CorePolicy {
+    /// Policy `name` (see `POLICY_NAMES`) for the scenario `config_json`; `version` fixes the version of
+    /// `device_only` / `edge_only` (default: the most accurate); `seed` drives `random`.
+    #[new]
+    #[pyo3(signature = (name, config_json, version = None, seed = 0))]
+    fn new(name: &str, config_json: &str, version: Option<usize>, seed: u64) -> PyResult<Self> {
+        let sc = scenario_from_json(config_json)?;
+        let policy = policies::by_name(name, &sc, version, seed).map_err(PyValueError::new_err)?;
+        Ok(Self { name: name.to_string(), policy, n: sc.n })
+    }
+
+    /// The policy's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Writes the action for every environment of `venv` into the `[B, N]` arrays given (GIL released).
+    fn act_into(
+        &self,
+        py: Python<'_>,
+        mut venv: PyRefMut<'_, CoreVecEnv>,
+        version: &Bound<'_, PyArray2<i64>>,
+        partition: &Bound<'_, PyArray2<i64>>,
+        bandwidth: &Bound<'_, PyArray2<f64>>,
+        compute: &Bound<'_, PyArray2<f64>>,
+    ) -> PyResult<()> {
+        let b = venv.vec.num_envs();
+        if venv.vec.scenario().n != self.n {
+            return Err(PyValueError::new_err(format!("policy built for {} devices, vector env has {}", self.n, venv.vec.scenario().n)));
+        }
+        for (field, shape) in [("version", version.shape()), ("partition", partition.shape()), ("bandwidth", bandwidth.shape()), ("compute", compute.shape())] {
+            if shape != [b, self.n] {
+                return Err(PyValueError::new_err(format!("{field} buffer must have shape ({b}, {}), got {shape:?}", self.n)));
+            }
+        }
+        let (mut v, mut p, mut bw, mut c) = (version.try_readwrite()?, partition.try_readwrite()?, bandwidth.try_readwrite()?, compute.try_readwrite()?);
+        let out = ActionBuffers { version: v.as_slice_mut()?, partition: p.as_slice_mut()?, bandwidth: bw.as_slice_mut()?, compute: c.as_slice_mut()? };
+        let policy = &*self.policy;
+        let vec = &mut venv.vec;
+        py.detach(|| vec.act(policy, out));
+        Ok(())
+    }
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -492,6 +547,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SnapshotError", py.get_type::<SnapshotError_>())?;
     m.add_class::<CoreEnv>()?;
     m.add_class::<CoreVecEnv>()?;
+    m.add_class::<CorePolicy>()?;
+    m.add("POLICY_NAMES", policies::POLICY_NAMES.to_vec())?;
     m.add_function(wrap_pyfunction!(normalize_config, m)?)?;
     m.add_function(wrap_pyfunction!(load_config_file, m)?)?;
     m.add_function(wrap_pyfunction!(config_to_toml, m)?)?;

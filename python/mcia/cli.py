@@ -1,0 +1,97 @@
+"""The ``mcia`` command line: ``mcia evaluate``, ``mcia compare`` (and more as the project grows).
+
+Run ``mcia --help`` or ``mcia COMMAND --help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import List, Optional
+
+from . import _core
+
+
+def _config(path: Optional[str]):
+    from .config import Config
+
+    return Config(path) if path else Config()
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, write_csv
+
+    res = evaluate(args.policy, _config(args.config), episodes=args.episodes, seed=args.seed, num_threads=args.threads, progress=not args.quiet)
+    print(res.table())
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "evaluate.json"), "w", encoding="utf-8") as f:
+            json.dump(res.to_dict(), f, indent=1)
+        write_csv(os.path.join(args.out, "evaluate.csv"), [res.summary_row()])
+        write_csv(os.path.join(args.out, "episodes.csv"), [{"seed": s, "return": r} for s, r in zip(res.seeds, res.episode_returns.tolist())])
+        print(f"wrote {args.out}/evaluate.json, evaluate.csv, episodes.csv")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .evaluation import compare
+    from .policies import NAMES
+
+    policies: List[str] = list(args.policies or NAMES) + list(args.agents or [])
+    cfg = _config(args.config)
+    comp = compare(policies, cfg, episodes=args.episodes, seed=args.seed, num_threads=args.threads, progress=not args.quiet)
+    print(f"MCIA-v0, {cfg.num_devices} devices, versions {cfg['zoo']['versions']}; {args.episodes} paired episodes "
+          f"(seeds {args.seed}..{args.seed + args.episodes - 1}), {cfg['time']['episode_slots']} slots each.")
+    print("score = (U - U_random) / (U_optimizer - U_random); return = summed reward of an episode.\n")
+    print(comp.table())
+    if args.out:
+        paths = comp.save(args.out)
+        print("\nwrote " + ", ".join(paths))
+    if args.plot:
+        if os.path.dirname(args.plot):
+            os.makedirs(os.path.dirname(args.plot), exist_ok=True)
+        print(f"wrote {comp.plot(args.plot)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcia", description="MCIA-v0: multi-compression-scale DNN inference acceleration environment.")
+    parser.add_argument("--version", action="version", version=f"mcia {_core.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser, episodes: int) -> None:
+        p.add_argument("--config", help="scenario file (.json or .toml); default scenario if omitted")
+        p.add_argument("--episodes", type=int, default=episodes, help=f"paired evaluation episodes (default {episodes})")
+        p.add_argument("--seed", type=int, default=0, help="first evaluation seed (episode i uses seed + i)")
+        p.add_argument("--threads", type=int, default=None, help="Rust threads (default: every core)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("evaluate", help="evaluate one policy or trained agent")
+    ev.add_argument("--policy", required=True, help="built-in policy name or a checkpoint directory from mcia train")
+    common(ev, 20)
+    ev.add_argument("--out", help="directory for evaluate.json / evaluate.csv / episodes.csv")
+    ev.set_defaults(func=cmd_evaluate)
+
+    cp = sub.add_parser("compare", help="rank every baseline (and given agents) on the same seeds")
+    cp.add_argument("--policies", nargs="+", help="built-in policies (default: all)")
+    cp.add_argument("--agents", nargs="+", help="checkpoint directories of trained agents")
+    common(cp, 20)
+    cp.add_argument("--out", help="directory for compare.json / compare.csv")
+    cp.add_argument("--plot", help="PNG of per-type latency / accuracy / utility bars")
+    cp.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (_core.MciaError, ValueError, FileNotFoundError) as e:
+        print(f"mcia {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

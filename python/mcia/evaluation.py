@@ -1,0 +1,313 @@
+"""The evaluation harness: :func:`evaluate` one policy and :func:`compare` several on the same seeds.
+
+Every policy is evaluated on the same fixed seeds: episode i runs environment ``seed + i``. The exogenous
+processes (channels, loads, tasks) of an environment depend on its seed alone, never on the actions, so
+two policies face exactly the same slots and their per-episode returns are paired.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .config import Config, ConfigLike, as_config
+from .policies import NAMES, RustPolicy
+from .vector import MciaVectorEnv
+
+PolicyLike = Union[str, Callable[[np.ndarray], Dict[str, np.ndarray]], RustPolicy, Any]
+
+TASK_TYPES = {1: "AS", 2: "LS"}
+
+# Two-sided 95% Student-t quantiles for small samples (df = n - 1); the normal 1.96 beyond.
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+
+
+def t95(df: int) -> float:
+    """Two-sided 95% Student-t quantile (the next tabulated df at or below ``df``)."""
+    if df < 1:
+        return float("nan")
+    keys = [k for k in sorted(_T95) if k <= df]
+    return _T95[keys[-1]] if df <= 120 else 1.96
+
+
+@dataclass
+class TypeMetrics:
+    """Outcome of one task type over all evaluated slots."""
+
+    tasks: int
+    latency_s: float
+    accuracy: float
+    utility: float
+    deadline_met: float
+    accuracy_met: float
+
+
+@dataclass
+class EvalResult:
+    """What :func:`evaluate` measures. ``episode_returns[i]`` is the return of the episode on seed ``seeds[i]``."""
+
+    policy: str
+    episodes: int
+    seeds: List[int]
+    episode_returns: np.ndarray
+    mean_return: float
+    ci95: float
+    mean_reward: float
+    per_type: Dict[str, TypeMetrics]
+    offload_ratio: float
+    version_hist: np.ndarray
+    cut_hist: np.ndarray
+    wall_s: float
+    decisions_per_s: float
+    version_names: List[str] = field(default_factory=list)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain JSON-ready dict of every metric."""
+        d = asdict(self)
+        d["episode_returns"] = self.episode_returns.tolist()
+        d["version_hist"] = self.version_hist.tolist()
+        d["cut_hist"] = self.cut_hist.tolist()
+        return d
+
+    def summary_row(self) -> Dict[str, Any]:
+        """One flat row (for tables and CSV)."""
+        row: Dict[str, Any] = {"policy": self.policy, "mean_return": self.mean_return, "ci95": self.ci95, "mean_reward": self.mean_reward,
+                               "offload_ratio": self.offload_ratio}
+        for t, m in self.per_type.items():
+            for k in ("latency_s", "accuracy", "utility", "deadline_met", "accuracy_met"):
+                row[f"{t}_{k}"] = getattr(m, k)
+        return row
+
+    def table(self) -> str:
+        """A readable report."""
+        lines = [f"policy {self.policy}: {self.episodes} episodes, seeds {self.seeds[0]}..{self.seeds[-1]}",
+                 f"  return {self.mean_return:.3f} +- {self.ci95:.3f} (95% CI), reward per slot {self.mean_reward:.4f}, offload ratio {self.offload_ratio:.2f}",
+                 f"  {'type':<4} {'tasks':>7} {'latency s':>10} {'accuracy':>9} {'utility':>8} {'deadline':>9} {'acc. met':>9}"]
+        for t, m in self.per_type.items():
+            lines.append(f"  {t:<4} {m.tasks:>7} {m.latency_s:>10.4f} {m.accuracy:>9.4f} {m.utility:>8.4f} {m.deadline_met:>9.3f} {m.accuracy_met:>9.3f}")
+        vh = ", ".join(f"{n}: {c}" for n, c in zip(self.version_names, self.version_hist.tolist()))
+        lines.append(f"  versions chosen: {vh}")
+        lines.append(f"  cuts chosen (p = 0..L): {self.cut_hist.tolist()}")
+        return "\n".join(lines)
+
+
+def resolve_policy(policy: PolicyLike, config: Config, seed: int = 0):
+    """Turns a policy argument into ``(name, act)`` where ``act(venv, obs) -> action dict``."""
+    if isinstance(policy, RustPolicy):
+        return policy.name, lambda venv, obs: policy(venv)
+    if isinstance(policy, str):
+        if policy in NAMES:
+            rp = RustPolicy(policy, config, seed=seed)
+            return policy, lambda venv, obs: rp(venv)
+        if os.path.isdir(policy):
+            from .agents import load_agent  # trained agents (mcia train)
+
+            agent = load_agent(policy)
+            return os.path.basename(os.path.normpath(policy)), lambda venv, obs: agent.act(obs, deterministic=True)
+        raise ValueError(f"unknown policy {policy!r}: not a built-in policy {list(NAMES)} nor a checkpoint directory")
+    if callable(policy):
+        name = getattr(policy, "name", None) or getattr(policy, "__name__", None) or type(policy).__name__
+        return str(name), lambda venv, obs: policy(obs)
+    raise TypeError(f"policy must be a name, a callable obs -> action, or a checkpoint directory; got {type(policy).__name__}")
+
+
+def evaluate(
+    policy: PolicyLike,
+    config: ConfigLike = None,
+    episodes: int = 20,
+    seed: int = 0,
+    num_threads: Optional[int] = None,
+    progress: bool = False,
+    name: Optional[str] = None,
+) -> EvalResult:
+    """Evaluates ``policy`` on ``episodes`` full episodes, episode i on seed ``seed + i``.
+
+    Args:
+        policy: a built-in policy name (``mcia.policies.NAMES``), a :class:`RustPolicy`, a callable mapping
+            a batch of observations ``(B, 7N + 2)`` to a Dict action of ``(B, N)`` arrays, or a checkpoint
+            directory written by ``mcia train``.
+        config: the scenario.
+        episodes: number of episodes (run in parallel, one environment each).
+        seed: first evaluation seed.
+        num_threads: Rust threads (default: every core).
+        progress: show a progress bar.
+        name: label for the result (default: derived from ``policy``).
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    cfg = as_config(config)
+    label, act = resolve_policy(policy, cfg, seed)
+    label = name or label
+    venv = MciaVectorEnv(episodes, cfg, num_threads=num_threads, copy=False, info=True)
+    n, m, l = venv.num_devices, venv.num_versions, venv.num_units
+    slots = cfg["time"]["episode_slots"]
+    obs, _ = venv.reset(seed=seed)
+    returns = np.zeros(episodes)
+    sums = {t: np.zeros(6) for t in TASK_TYPES}  # tasks, latency, accuracy, utility, deadline, acc_met
+    offload = np.zeros(2)
+    version_hist = np.zeros(m, np.int64)
+    cut_hist = np.zeros(l + 1, np.int64)
+    bar = _progress(slots, f"evaluate {label}") if progress else None
+    start = time.perf_counter()
+    for _ in range(slots):
+        action = act(venv, obs)
+        obs, reward, terminated, truncated, info = venv.step(action)
+        returns += reward
+        tt = info["task_type"]
+        for t in TASK_TYPES:
+            mask = tt == t
+            k = int(mask.sum())
+            if k:
+                sums[t] += (k, info["latency"][mask].sum(), info["accuracy"][mask].sum(), info["utility"][mask].sum(),
+                            info["deadline_met"][mask].sum(), info["accuracy_met"][mask].sum())
+        tasked = tt > 0
+        offload += (np.count_nonzero(info["partition"][tasked] < l), np.count_nonzero(tasked))
+        version_hist += np.bincount(info["version"][tasked], minlength=m)
+        cut_hist += np.bincount(info["partition"][tasked], minlength=l + 1)
+        if bar is not None:
+            bar.update(1)
+    wall = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    per_type = {}
+    for t, label_t in TASK_TYPES.items():
+        k, lat, acc, util, dl, am = sums[t]
+        d = max(k, 1)
+        per_type[label_t] = TypeMetrics(int(k), lat / d, acc / d, util / d, dl / d, am / d)
+    std = float(returns.std(ddof=1)) if episodes > 1 else float("nan")
+    return EvalResult(
+        policy=label,
+        episodes=episodes,
+        seeds=list(range(seed, seed + episodes)),
+        episode_returns=returns,
+        mean_return=float(returns.mean()),
+        ci95=t95(episodes - 1) * std / math.sqrt(episodes) if episodes > 1 else float("nan"),
+        mean_reward=float(returns.mean() / slots),
+        per_type=per_type,
+        offload_ratio=float(offload[0] / max(offload[1], 1)),
+        version_hist=version_hist,
+        cut_hist=cut_hist,
+        wall_s=wall,
+        decisions_per_s=episodes * slots / wall if wall > 0 else float("inf"),
+        version_names=list(cfg["zoo"]["versions"]),
+    )
+
+
+@dataclass
+class Comparison:
+    """Results of several policies on the same seeds, with the normalised score of SPEC section 7:
+    ``(U - U_random) / (U_optimizer - U_random)``."""
+
+    results: List[EvalResult]
+
+    def score(self, result: EvalResult) -> float:
+        """Normalised score of one result."""
+        by = {r.policy: r for r in self.results}
+        if "random" not in by or "optimizer" not in by:
+            return float("nan")
+        lo, hi = by["random"].mean_return, by["optimizer"].mean_return
+        return (result.mean_return - lo) / (hi - lo) if hi != lo else float("nan")
+
+    def ranked(self) -> List[EvalResult]:
+        """Results from best to worst mean return."""
+        return sorted(self.results, key=lambda r: -r.mean_return)
+
+    def table(self) -> str:
+        """The ranking as a text table (Markdown)."""
+        head = "| rank | policy | return (95% CI) | score | AS latency s | AS accuracy | AS deadline met | LS latency s | LS accuracy | LS deadline met | offload |"
+        lines = [head, "|" + "---|" * (head.count("|") - 1)]
+        for i, r in enumerate(self.ranked(), 1):
+            a, s = r.per_type["AS"], r.per_type["LS"]
+            lines.append(
+                f"| {i} | {r.policy} | {r.mean_return:.2f} ± {r.ci95:.2f} | {self.score(r):.3f} | {a.latency_s:.3f} | {a.accuracy:.3f} | "
+                f"{a.deadline_met:.2f} | {s.latency_s:.3f} | {s.accuracy:.3f} | {s.deadline_met:.2f} | {r.offload_ratio:.2f} |"
+            )
+        return "\n".join(lines)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-ready dict: per policy its metrics and score."""
+        return {"results": [dict(r.to_dict(), score=self.score(r)) for r in self.results]}
+
+    def save(self, out_dir: str) -> List[str]:
+        """Writes ``compare.json`` and ``compare.csv`` into ``out_dir``; returns the paths."""
+        os.makedirs(out_dir, exist_ok=True)
+        paths = [os.path.join(out_dir, "compare.json"), os.path.join(out_dir, "compare.csv")]
+        with open(paths[0], "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f, indent=1)
+        write_csv(paths[1], [dict(r.summary_row(), score=self.score(r)) for r in self.ranked()])
+        return paths
+
+    def plot(self, path: str) -> str:
+        """Bars of per-type latency, accuracy and utility for every policy, saved to ``path``."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        ranked = self.ranked()
+        names = [r.policy for r in ranked]
+        x = np.arange(len(names))
+        fig, axes = plt.subplots(1, 4, figsize=(16, 4))
+        for ax, (key, label) in zip(axes, [("latency_s", "mean latency (s)"), ("accuracy", "mean top-1 accuracy"), ("utility", "mean utility"), ("deadline_met", "deadline met ratio")]):
+            for j, t in enumerate(("AS", "LS")):
+                ax.bar(x + (j - 0.5) * 0.4, [getattr(r.per_type[t], key) for r in ranked], 0.4, label=t)
+            ax.set_xticks(x, names, rotation=35, ha="right", fontsize=8)
+            ax.set_title(label, fontsize=10)
+            if key == "latency_s":
+                ax.set_yscale("log")
+            ax.legend(fontsize=8)
+        fig.suptitle(f"MCIA-v0 policies on {ranked[0].episodes} paired episodes", fontsize=11)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
+
+
+def compare(
+    policies: Sequence[PolicyLike] = NAMES,
+    config: ConfigLike = None,
+    episodes: int = 20,
+    seed: int = 0,
+    num_threads: Optional[int] = None,
+    progress: bool = False,
+) -> Comparison:
+    """Evaluates every policy on the same seeds. ``random`` and ``optimizer`` are added when missing, as
+    the normalised score needs them."""
+    cfg = as_config(config)
+    todo = list(policies)
+    for anchor in ("random", "optimizer"):
+        if anchor not in [p for p in todo if isinstance(p, str)]:
+            todo.append(anchor)
+    results = []
+    bar = _progress(len(todo), "policies") if progress else None
+    for p in todo:
+        results.append(evaluate(p, cfg, episodes=episodes, seed=seed, num_threads=num_threads))
+        if bar is not None:
+            bar.set_postfix_str(results[-1].policy)
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return Comparison(results)
+
+
+def write_csv(path: str, rows: List[Dict[str, Any]]) -> None:
+    """Writes rows of dicts as CSV (columns from the first row)."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _progress(total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False)
