@@ -4,7 +4,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
-from typing_extensions import final
+from typing import final
 
 __all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'CoreEnv', 'CoreVecEnv', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'INFO_F64_FIELDS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', '__version__']
 
