@@ -6,12 +6,13 @@ import numpy as np
 import numpy.typing as npt
 from typing import final
 
-__all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'CoreEnv', 'CoreVecEnv', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'INFO_F64_FIELDS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', '__version__']
+__all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'CoreEnv', 'CoreVecEnv', 'CorePolicy', 'POLICY_NAMES', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'INFO_F64_FIELDS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', '__version__']
 
 __version__: str
 INFO_F64_FIELDS: List[str]
 INFO_I64_FIELDS: List[str]
 OBS_DEVICE_FIELDS: List[str]
+POLICY_NAMES: List[str]
 
 class MciaError(ValueError):
     """Base class of every error raised by mcia (a ValueError)."""
@@ -143,3 +144,20 @@ class CoreVecEnv:
         """Restores every environment from snapshot JSON."""
     def peek_noise(self, i: int) -> str:
         """The random draws env i's next step will take, as JSON."""
+
+@final
+class CorePolicy:
+    """A built-in baseline policy deciding from the true state of a ``CoreVecEnv``."""
+
+    def __new__(cls, name: str, config_json: str, version: Optional[int] = None, seed: int = 0) -> "CorePolicy": ...
+    @property
+    def name(self) -> str: ...
+    def act_into(
+        self,
+        venv: CoreVecEnv,
+        version: npt.NDArray[np.int64],
+        partition: npt.NDArray[np.int64],
+        bandwidth: npt.NDArray[np.float64],
+        compute: npt.NDArray[np.float64],
+    ) -> None:
+        """Writes the action for every environment of `venv` into the ``[B, N]`` arrays given."""

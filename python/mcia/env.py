@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from . import _core
-from ._actions import split_action
+from ._actions import fast_fields, split_action
 from .config import Config, ConfigLike, as_config
 
 INFO_F64_FIELDS = tuple(_core.INFO_F64_FIELDS)
@@ -165,15 +165,21 @@ class MciaEnv(gym.Env):
     def step(self, action: Dict[str, Any]) -> Tuple[np.ndarray, float, bool, bool, Dict[str, Any]]:
         """Advances one slot. Raises :class:`mcia.ActionError` for invalid actions and
         :class:`mcia.ResetNeeded` before ``reset`` or after the episode ended; the state is then unchanged."""
-        v, p, b, c = split_action(action, "MciaEnv")
         want_info = self._with_info or self.render_mode is not None
+        fields = fast_fields(action)
         try:
-            obs, reward, terminated, truncated, f, i = self._core.step(v, p, b, c, want_info)
+            try:
+                # Fast path: int64 / float64 contiguous arrays go straight to Rust.
+                if fields is None:
+                    raise TypeError
+                obs, reward, terminated, truncated, f, i = self._core.step(*fields, want_info)
+            except TypeError:
+                obs, reward, terminated, truncated, f, i = self._core.step(*split_action(action, "MciaEnv"), want_info)
         except (_core.ActionError, _core.ResetNeeded) as e:
             raise type(e)(str(e).replace("env 0", "MciaEnv", 1)) from None
         info = info_dict(f, i, self.num_devices) if want_info else {}
         if self.render_mode is not None:
-            self._last = {"obs": obs, "info": info, "reward": reward, "action": (v, p, b, c)}
+            self._last = {"obs": obs, "info": info, "reward": reward}
         return obs, reward, terminated, truncated, (info if self._with_info else {})
 
     def render(self) -> Any:

@@ -11,7 +11,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from . import _core
-from ._actions import ACTION_KEYS, split_action
+from ._actions import ACTION_KEYS, fast_fields, split_action
 from .config import Config, ConfigLike, as_config
 from .env import action_space, entropy_seed, info_dict, observation_space
 
@@ -107,6 +107,8 @@ class MciaVectorEnv(VectorEnv):
         self.single_action_space = action_space(self.num_devices, self.num_versions, self.num_units)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._with_info = bool(info)
+        self._same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
         self._bind_buffers()
         self._seeded = False
 
@@ -135,6 +137,7 @@ class MciaVectorEnv(VectorEnv):
     @with_info.setter
     def with_info(self, on: bool) -> None:
         self._core.with_info = bool(on)
+        self._with_info = bool(on)
 
     # -- Gymnasium API ---------------------------------------------------------------------------------
 
@@ -172,17 +175,24 @@ class MciaVectorEnv(VectorEnv):
 
     def step(self, actions: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Dict[str, Any]]:
         """Steps every environment with its row of ``actions`` (a dict of ``(B, N)`` arrays)."""
-        v, p, b, c = split_action(actions, "MciaVectorEnv")
-        self._core.step(v, p, b, c)
+        fields = fast_fields(actions)
+        try:
+            # Fast path: int64 / float64 C-contiguous arrays go straight to Rust.
+            if fields is None:
+                raise TypeError
+            self._core.step(*fields)
+        except TypeError:
+            self._core.step(*split_action(actions, "MciaVectorEnv"))
+        info = self._out_info(final=True) if (self._with_info or self._same_step) else {}
         if self.copy:
-            return self._obs.copy(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), self._out_info(final=True)
-        return self._obs, self._rewards, self._terminated, self._truncated, self._out_info(final=True)
+            return self._obs.copy(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), info
+        return self._obs, self._rewards, self._terminated, self._truncated, info
 
     def _out_obs(self) -> np.ndarray:
         return self._obs.copy() if self.copy else self._obs
 
     def _out_info(self, final: bool) -> Dict[str, Any]:
-        if not self._core.with_info:
+        if not self._with_info:
             info: Dict[str, Any] = {}
         elif self.copy:
             info = {k: v.copy() for k, v in self._info_views.items()}
@@ -196,7 +206,7 @@ class MciaVectorEnv(VectorEnv):
                     final_obs[i] = self._final_obs[i].copy()
                 info["final_obs"] = final_obs
                 info["_final_obs"] = done.copy()
-                if self._core.with_info:
+                if self._with_info:
                     info["final_info"] = {k: v.copy() for k, v in self._final_views.items()}
                     info["_final_info"] = done.copy()
         return info

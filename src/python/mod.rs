@@ -120,8 +120,9 @@ fn action_slices<'a>(
             return Err(shape_err(field, shape));
         }
     }
-    let contiguous = |r: Result<&'a [i64], numpy::AsSliceError>| r.map_err(|e| PyValueError::new_err(format!("action arrays must be contiguous: {e}")));
-    let contiguous_f = |r: Result<&'a [f64], numpy::AsSliceError>| r.map_err(|e| PyValueError::new_err(format!("action arrays must be contiguous: {e}")));
+    // A TypeError, like a wrong dtype: the Python layer converts and retries.
+    let contiguous = |r: Result<&'a [i64], numpy::AsSliceError>| r.map_err(|e| pyo3::exceptions::PyTypeError::new_err(format!("action arrays must be contiguous: {e}")));
+    let contiguous_f = |r: Result<&'a [f64], numpy::AsSliceError>| r.map_err(|e| pyo3::exceptions::PyTypeError::new_err(format!("action arrays must be contiguous: {e}")));
     Ok(ActionRef { version: contiguous(version.as_slice())?, partition: contiguous(partition.as_slice())?, bandwidth: contiguous_f(bandwidth.as_slice())?, compute: contiguous_f(compute.as_slice())? })
 }
 
@@ -432,7 +433,8 @@ impl CoreVecEnv {
                 return Err(ActionError_::new_err(format!("vector env: action field '{field}' must have shape ({b}, {n}) = (num_envs, num_devices), got {shape:?}")));
             }
         }
-        let not_contig = |e: numpy::AsSliceError| PyValueError::new_err(format!("action arrays must be C-contiguous: {e}"));
+        // A TypeError, like a wrong dtype: the Python layer converts and retries.
+        let not_contig = |e: numpy::AsSliceError| pyo3::exceptions::PyTypeError::new_err(format!("action arrays must be C-contiguous: {e}"));
         let action = ActionRef {
             version: version.as_slice().map_err(not_contig)?,
             partition: partition.as_slice().map_err(not_contig)?,
@@ -441,20 +443,30 @@ impl CoreVecEnv {
         };
         let with_info = self.with_info;
         let same = self.vec.autoreset() == AutoresetMode::SameStep;
+        // Only the arrays this call writes are borrowed: each numpy borrow check costs a little per call.
         let bf = &self.bufs;
-        let (obs, rew, term, trunc, inf_f, inf_i) = (bf.obs.bind(py), bf.rewards.bind(py), bf.terminated.bind(py), bf.truncated.bind(py), bf.info_f.bind(py), bf.info_i.bind(py));
-        let (fo, ff, fi) = (bf.final_obs.bind(py), bf.final_info_f.bind(py), bf.final_info_i.bind(py));
-        let (mut obs, mut rew, mut term, mut trunc, mut inf_f, mut inf_i) =
-            (obs.try_readwrite()?, rew.try_readwrite()?, term.try_readwrite()?, trunc.try_readwrite()?, inf_f.try_readwrite()?, inf_i.try_readwrite()?);
-        let (mut fo, mut ff, mut fi) = (fo.try_readwrite()?, ff.try_readwrite()?, fi.try_readwrite()?);
+        let (obs, rew, term, trunc) = (bf.obs.bind(py), bf.rewards.bind(py), bf.terminated.bind(py), bf.truncated.bind(py));
+        let (mut obs, mut rew, mut term, mut trunc) = (obs.try_readwrite()?, rew.try_readwrite()?, term.try_readwrite()?, trunc.try_readwrite()?);
+        let mut info = if with_info { Some((bf.info_f.bind(py).try_readwrite()?, bf.info_i.bind(py).try_readwrite()?)) } else { None };
+        let mut final_obs = if same { Some(bf.final_obs.bind(py).try_readwrite()?) } else { None };
+        let mut final_info = if same && with_info { Some((bf.final_info_f.bind(py).try_readwrite()?, bf.final_info_i.bind(py).try_readwrite()?)) } else { None };
         let bufs = VecBuffers {
             obs: obs.as_slice_mut()?,
             rewards: rew.as_slice_mut()?,
             terminated: term.as_slice_mut()?,
             truncated: trunc.as_slice_mut()?,
-            info: if with_info { Some(InfoMut { f: inf_f.as_slice_mut()?, i: inf_i.as_slice_mut()? }) } else { None },
-            final_obs: if same { Some(fo.as_slice_mut()?) } else { None },
-            final_info: if same && with_info { Some(InfoMut { f: ff.as_slice_mut()?, i: fi.as_slice_mut()? }) } else { None },
+            info: match info.as_mut() {
+                Some((f, i)) => Some(InfoMut { f: f.as_slice_mut()?, i: i.as_slice_mut()? }),
+                None => None,
+            },
+            final_obs: match final_obs.as_mut() {
+                Some(fo) => Some(fo.as_slice_mut()?),
+                None => None,
+            },
+            final_info: match final_info.as_mut() {
+                Some((f, i)) => Some(InfoMut { f: f.as_slice_mut()?, i: i.as_slice_mut()? }),
+                None => None,
+            },
         };
         let vec = &mut self.vec;
         py.detach(|| vec.step(&action, bufs)).map_err(step_err)
