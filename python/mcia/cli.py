@@ -56,6 +56,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    result = bench.run(_config(args.config), num_envs=args.envs, threads=args.threads_list, engines=args.engines, seconds=args.seconds, repeats=args.repeats, progress=not args.quiet)
+    print(bench.table(result))
+    if args.out:
+        if os.path.dirname(args.out):
+            os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcia", description="MCIA-v0: multi-compression-scale DNN inference acceleration environment.")
     parser.add_argument("--version", action="version", version=f"mcia {_core.__version__}")
@@ -81,6 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--out", help="directory for compare.json / compare.csv")
     cp.add_argument("--plot", help="PNG of per-type latency / accuracy / utility bars")
     cp.set_defaults(func=cmd_compare)
+
+    from .bench import ENGINES
+
+    bp = sub.add_parser("bench", help="env-steps/s of MCIA-v0 from Python beside the NumPy reference, Gymnasium and EnvPool anchors")
+    bp.add_argument("--config", help="scenario file (.json or .toml)")
+    bp.add_argument("--envs", type=int, nargs="+", default=[1, 16, 256, 4096], help="batch sizes (default 1 16 256 4096)")
+    bp.add_argument("--threads", dest="threads_list", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
+    bp.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES, help="engines to measure (default: all)")
+    bp.add_argument("--seconds", type=float, default=0.4, help="duration of one timed run (default 0.4)")
+    bp.add_argument("--repeats", type=int, default=5, help="timed runs per cell; the median is reported (default 5)")
+    bp.add_argument("--out", help="write the result as JSON")
+    bp.add_argument("--quiet", action="store_true", help="no progress bar")
+    bp.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -1,0 +1,288 @@
+"""``mcia bench``: environment steps per second of MCIA-v0 from Python beside the anchors.
+
+Engines measured in the same run, with the same fixed random policy (a table of pre-drawn actions cycled
+through, so the policy costs nothing):
+
+- ``mcia``: :class:`mcia.MciaVectorEnv` (``copy=False``, ``info=False``), the Rust core from Python;
+- ``rust``: the Rust-native rollout of the same scenario (no Python in the loop);
+- ``reference``: :mod:`mcia.reference`, the vectorised NumPy model a researcher would otherwise write;
+- ``gym-sync``: Gymnasium's ``SyncVectorEnv`` over single ``MciaEnv`` instances;
+- ``cartpole-numpy``: Gymnasium's NumPy ``CartPoleVectorEnv`` (an engine anchor: one tiny system per env);
+- ``envpool-cartpole``: EnvPool ``CartPole-v1`` when EnvPool is installed (another engine anchor).
+
+Each cell is the median of ``repeats`` timed runs of about ``seconds`` each; the spread is min..max.
+Also measured: the per-call time of a single-env ``step`` through ``gym.make`` and of a 1-env vector step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from . import _core
+from .config import ConfigLike, as_config
+
+ENGINES = ("mcia", "rust", "reference", "gym-sync", "cartpole-numpy", "envpool-cartpole")
+
+
+@dataclass
+class Cell:
+    """One measurement: env-steps per second of an engine at a batch size and thread count."""
+
+    engine: str
+    num_envs: int
+    threads: int
+    median: float
+    low: float
+    high: float
+    repeats: int
+
+
+def _random_actions(n: int, m: int, l: int, b: int, count: int = 16, seed: int = 0) -> List[Dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [
+        {
+            "version": rng.integers(0, m, (b, n), dtype=np.int64),
+            "partition": rng.integers(0, l + 1, (b, n), dtype=np.int64),
+            "bandwidth": rng.random((b, n)),
+            "compute": rng.random((b, n)),
+        }
+        for _ in range(count)
+    ]
+
+
+def _time_loop(step: Callable[[int], None], seconds: float, repeats: int, batch: int) -> List[float]:
+    """Env-steps per second of ``repeats`` runs of ``step(k)``, each sized to take about ``seconds``."""
+    step(0)
+    t0 = time.perf_counter()
+    calls = 0
+    while time.perf_counter() - t0 < min(0.05, seconds):
+        step(calls)
+        calls += 1
+    per_call = (time.perf_counter() - t0) / max(calls, 1)
+    n_calls = max(2, int(seconds / max(per_call, 1e-9)))
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for k in range(n_calls):
+            step(k)
+        rates.append(n_calls * batch / (time.perf_counter() - start))
+    return rates
+
+
+def _cell(engine: str, b: int, threads: int, rates: List[float]) -> Cell:
+    return Cell(engine, b, threads, statistics.median(rates), min(rates), max(rates), len(rates))
+
+
+def bench_mcia(cfg_json: str, b: int, threads: int, seconds: float, repeats: int) -> List[float]:
+    from .vector import MciaVectorEnv
+
+    venv = MciaVectorEnv(b, as_config_json(cfg_json), num_threads=threads, copy=False, info=False)
+    venv.reset(seed=0)
+    actions = _random_actions(venv.num_devices, venv.num_versions, venv.num_units, b)
+    return _time_loop(lambda k: venv.step(actions[k % len(actions)]), seconds, repeats, b)
+
+
+def as_config_json(cfg_json: str):
+    from .config import Config
+
+    return Config(json.loads(cfg_json))
+
+
+def bench_rust(cfg_json: str, b: int, threads: int, seconds: float, repeats: int) -> List[float]:
+    probe = _core.rollout_rate(cfg_json, b, max(1, 2000 // b), threads, 1)[0]
+    steps = max(2, int(seconds * probe / b))
+    return list(_core.rollout_rate(cfg_json, b, steps, threads, repeats))
+
+
+def bench_reference(cfg_json: str, b: int, seconds: float, repeats: int) -> List[float]:
+    from .reference import ReferenceModel
+
+    ref = ReferenceModel(json.loads(cfg_json))
+    rng = np.random.default_rng(0)
+    state = {"s": ref.reset(rng, b)}
+    actions = _random_actions(ref.n, ref.m, ref.l, b)
+
+    def step(k: int) -> None:
+        noise = ref.sample_noise(rng, b)
+        state["s"] = ref.step(state["s"], actions[k % len(actions)], noise)[0]
+
+    return _time_loop(step, seconds, repeats, b)
+
+
+def bench_gym_sync(cfg_json: str, b: int, seconds: float, repeats: int) -> List[float]:
+    import gymnasium as gym
+
+    venv = gym.vector.SyncVectorEnv([lambda: gym.make("MCIA-v0", config=as_config_json(cfg_json), info=False) for _ in range(b)])
+    venv.reset(seed=0)
+    n, m, l = venv.envs[0].unwrapped.num_devices, venv.envs[0].unwrapped.num_versions, venv.envs[0].unwrapped.num_units
+    actions = _random_actions(n, m, l, b)
+    rates = _time_loop(lambda k: venv.step(actions[k % len(actions)]), seconds, repeats, b)
+    venv.close()
+    return rates
+
+
+def bench_cartpole_numpy(b: int, seconds: float, repeats: int) -> List[float]:
+    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+    venv = CartPoleVectorEnv(num_envs=b)
+    venv.reset(seed=0)
+    actions = [np.random.default_rng(i).integers(0, 2, b) for i in range(16)]
+    rates = _time_loop(lambda k: venv.step(actions[k % 16]), seconds, repeats, b)
+    venv.close()
+    return rates
+
+
+def bench_envpool_cartpole(b: int, threads: int, seconds: float, repeats: int) -> Optional[List[float]]:
+    try:
+        import envpool
+    except ImportError:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # EnvPool's spaces warn about float64 bounds
+        env = envpool.make("CartPole-v1", env_type="gymnasium", num_envs=b, batch_size=b, num_threads=threads, seed=0)
+    env.reset()
+    actions = [np.random.default_rng(i).integers(0, 2, b) for i in range(16)]
+    rates = _time_loop(lambda k: env.step(actions[k % 16]), seconds, repeats, b)
+    env.close()
+    return rates
+
+
+def per_call_overheads(cfg_json: str, repeats: int) -> Dict[str, float]:
+    """Microseconds per call (median) of a single-env step through ``gym.make`` and of a 1-env vector step,
+    both without info."""
+    import gymnasium as gym
+
+    from .vector import MciaVectorEnv
+
+    cfg = as_config_json(cfg_json)
+    env = gym.make("MCIA-v0", config=cfg, info=False)
+    env.reset(seed=0)
+    n, m, l = env.unwrapped.num_devices, env.unwrapped.num_versions, env.unwrapped.num_units
+    single = [{k: v[0] for k, v in a.items()} for a in _random_actions(n, m, l, 1)]
+
+    def single_step(k: int) -> None:
+        if env.step(single[k % len(single)])[3]:
+            env.reset()
+
+    venv = MciaVectorEnv(1, cfg, info=False, copy=False)
+    venv.reset(seed=0)
+    batch = _random_actions(n, m, l, 1)
+    out = {}
+    for name, fn in (("single_env_step_us", single_step), ("vector_1env_step_us", lambda k: venv.step(batch[k % len(batch)]))):
+        rates = _time_loop(fn, 0.3, repeats, 1)
+        out[name] = 1e6 / statistics.median(rates)
+    return out
+
+
+def machine() -> str:
+    """A one-line description of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}, numpy {np.__version__}"
+
+
+def run(
+    config: ConfigLike = None,
+    num_envs: Sequence[int] = (1, 16, 256, 4096),
+    threads: Sequence[int] = (1, 2),
+    engines: Sequence[str] = ENGINES,
+    seconds: float = 0.4,
+    repeats: int = 5,
+    progress: bool = True,
+) -> Dict[str, object]:
+    """Runs the benchmark; returns ``{"machine", "cells": [...], "overheads": {...}}``."""
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        raise ValueError(f"unknown engine(s) {unknown}; choose from {list(ENGINES)}")
+    cfg_json = as_config(config).to_json()
+    plan = []
+    for b in num_envs:
+        for e in engines:
+            ts = threads if e in ("mcia", "rust", "envpool-cartpole") else (1,)
+            plan += [(e, b, t) for t in ts]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(plan) + 1, desc="bench", leave=False)
+    cells: List[Cell] = []
+    for e, b, t in plan:
+        if bar is not None:
+            bar.set_postfix_str(f"{e} envs={b} threads={t}")
+        rates: Optional[List[float]]
+        if e == "mcia":
+            rates = bench_mcia(cfg_json, b, t, seconds, repeats)
+        elif e == "rust":
+            rates = bench_rust(cfg_json, b, t, seconds, repeats)
+        elif e == "reference":
+            rates = bench_reference(cfg_json, b, seconds, repeats)
+        elif e == "gym-sync":
+            rates = bench_gym_sync(cfg_json, b, seconds, repeats)
+        elif e == "cartpole-numpy":
+            rates = bench_cartpole_numpy(b, seconds, repeats)
+        else:
+            rates = bench_envpool_cartpole(b, t, seconds, repeats)
+        if rates is not None:
+            cells.append(_cell(e, b, t, rates))
+        if bar is not None:
+            bar.update(1)
+    overheads = per_call_overheads(cfg_json, repeats)
+    if bar is not None:
+        bar.update(1)
+        bar.close()
+    return {"machine": machine(), "seconds": seconds, "repeats": repeats, "cells": [asdict(c) for c in cells], "overheads": overheads}
+
+
+def table(result: Dict[str, object]) -> str:
+    """The result as a Markdown table plus the target checks of the performance issue."""
+    cells = [Cell(**c) for c in result["cells"]]  # type: ignore[arg-type]
+    by = {(c.engine, c.num_envs, c.threads): c for c in cells}
+    lines = [f"machine: {result['machine']}", f"median of {result['repeats']} runs of ~{result['seconds']} s; spread = min..max", "",
+             "| engine | envs | threads | env-steps/s | spread | vs reference |", "|---|---|---|---|---|---|"]
+    for c in cells:
+        ref = by.get(("reference", c.num_envs, 1))
+        ratio = f"{c.median / ref.median:.1f}x" if ref else "-"
+        lines.append(f"| {c.engine} | {c.num_envs} | {c.threads} | {_si(c.median)} | {_si(c.low)}..{_si(c.high)} | {ratio} |")
+    oh = result["overheads"]
+    lines += ["", f"single-env step through gym.make: {oh['single_env_step_us']:.2f} us/call; "  # type: ignore[index]
+              f"1-env vector step: {oh['vector_1env_step_us']:.2f} us/call (both without info)"]  # type: ignore[index]
+    big = max((c.num_envs for c in cells if c.engine == "mcia"), default=None)
+    if big is not None:
+        t = max(c.threads for c in cells if c.engine == "mcia" and c.num_envs == big)
+        m = by[("mcia", big, t)]
+        checks = []
+        for other, label in (("reference", "NumPy reference"), ("envpool-cartpole", "EnvPool CartPole-v1"), ("cartpole-numpy", "Gymnasium CartPoleVectorEnv")):
+            o = by.get((other, big, t)) or by.get((other, big, 1))
+            if o:
+                checks.append(f"{m.median / o.median:.1f}x {label}")
+        r = by.get(("rust", big, t))
+        if r:
+            checks.append(f"{m.median / r.median:.0%} of Rust-native")
+        lines.append(f"MciaVectorEnv at {big} envs, {t} threads: " + ", ".join(checks))
+    small = [c for c in cells if c.engine == "mcia" and c.num_envs in (1, 16) and c.threads == 1]
+    if len(small) == 2:
+        lines.append(f"per env-step, 16 envs vs 1 env: {small[1].median / small[0].median:.1f}x faster")
+    return "\n".join(lines)
+
+
+def _si(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= scale:
+            return f"{x / scale:.2f} {unit}"
+    return f"{x:.0f}"
