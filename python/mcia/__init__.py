@@ -19,6 +19,7 @@ from ._core import ActionError, ConfigError, MciaError, ResetNeeded, SnapshotErr
 from .config import Config
 from .env import MciaEnv
 from .evaluation import Comparison, EvalResult, compare, evaluate
+from .sweep import SweepResult, sweep
 from .vector import MciaVectorEnv
 
 __version__: str = _core.__version__
@@ -55,6 +56,7 @@ __all__ = [
     "__version__",
     "compare",
     "evaluate",
+    "sweep",
     "policies",
     "wrappers",
     "zoo",

@@ -70,6 +70,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import parse_value, sweep
+
+    values = [parse_value(v) for v in args.values]
+    res = sweep(args.param, values, args.policies, _config(args.config), episodes=args.episodes, seed=args.seed, num_threads=args.threads, progress=not args.quiet)
+    print(f"mean reward per slot over {args.episodes} paired episodes:\n")
+    print(res.table())
+    out = args.out or os.path.join("runs", f"sweep_{args.param.replace('.', '_')}")
+    paths = res.save(out) + res.plot(out, choices_of=args.choices_of)
+    print("\nwrote " + ", ".join(paths))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mcia", description="MCIA-v0: multi-compression-scale DNN inference acceleration environment.")
     parser.add_argument("--version", action="version", version=f"mcia {_core.__version__}")
@@ -95,6 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--out", help="directory for compare.json / compare.csv")
     cp.add_argument("--plot", help="PNG of per-type latency / accuracy / utility bars")
     cp.set_defaults(func=cmd_compare)
+
+    sw = sub.add_parser("sweep", help="evaluate policies across values of one scenario parameter (CSV + PNG)")
+    sw.add_argument("--param", required=True, help="dotted config path (radio.bandwidth_hz, edge.edge_gflops, tasks.as_ratio, ...) "
+                    "or a shortcut: num_devices, bandwidth_mhz, heterogeneity")
+    sw.add_argument("--values", required=True, nargs="+", help="values (JSON numbers or lists; comma-separated names for class lists)")
+    sw.add_argument("--policies", nargs="+", default=["random", "neurosurgeon", "greedy", "optimizer"], help="built-in policies or checkpoint directories")
+    common(sw, 10)
+    sw.add_argument("--out", help="output directory (default runs/sweep_PARAM)")
+    sw.add_argument("--choices-of", dest="choices_of", help="policy whose versions and cuts are plotted (default: the last)")
+    sw.set_defaults(func=cmd_sweep)
 
     from .bench import ENGINES
 
