@@ -304,10 +304,11 @@ fn average_weight(slot: &Slot<'_>, p: &[usize], w: &[f64], l: usize, skip: usize
 /// never leaves the bracket); returns the nearer end when the sign does not change.
 fn root_decreasing(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64, max_steps: usize) -> f64 {
     let (mut f_lo, mut f_hi) = (f(lo), f(hi));
-    if !(f_lo > 0.0) {
+    // NaN counts as "no sign change": fall back to the nearer end.
+    if f_lo.is_nan() || f_lo <= 0.0 {
         return lo;
     }
-    if !(f_hi < 0.0) {
+    if f_hi.is_nan() || f_hi >= 0.0 {
         return hi;
     }
     let mut side = 0i8;

@@ -178,6 +178,7 @@ impl CoreEnv {
 
     /// Starts an episode (reseeding first when `seed` is given). Returns `(obs, info_f64, info_i64)`.
     #[pyo3(signature = (seed = None))]
+    #[allow(clippy::type_complexity)]
     fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>) -> (Bound<'py, PyArray1<f32>>, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<i64>>) {
         let n = self.env.scenario().n;
         let obs = PyArray1::<f32>::zeros(py, self.env.scenario().obs_dim(), false);

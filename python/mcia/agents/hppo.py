@@ -75,7 +75,9 @@ class HPPOParams:
     n_epochs: int = 4
     minibatch_size: int = 2048
     clip_range: float = 0.2
-    ratio: str = "device"  # "device": one clipped ratio per device; "joint": the product over devices
+    device_credit: float = 1.0  # weight of the device's own advantage for its (version, cut) at the start
+    device_credit_final: float = 0.0  # ... and at credit_decay_frac of training (the team advantage has the rest)
+    credit_decay_frac: float = 0.5
     ent_coef: float = 0.005  # entropy bonus of the (version, cut) categorical
     ent_coef_share: float = 0.0005  # entropy bonus of the Beta share weights
     vf_coef: float = 0.5
@@ -166,16 +168,17 @@ class PolicyNet(nn.Module):
 
 
 class CriticNet(nn.Module):
-    """State-value MLP over the whole normalised observation."""
+    """Value MLP over the whole normalised observation: one value per device (the discounted sum of the
+    device's part of the reward); the state value is their sum."""
 
-    def __init__(self, obs_dim: int, hidden: int, activation: str) -> None:
+    def __init__(self, obs_dim: int, n: int, hidden: int, activation: str) -> None:
         super().__init__()
         act = _act_fn(activation)
         g = math.sqrt(2)
-        self.net = nn.Sequential(_init(nn.Linear(obs_dim, hidden), g), act(), _init(nn.Linear(hidden, hidden), g), act(), _init(nn.Linear(hidden, 1), 1.0))
+        self.net = nn.Sequential(_init(nn.Linear(obs_dim, hidden), g), act(), _init(nn.Linear(hidden, hidden), g), act(), _init(nn.Linear(hidden, n), 1.0))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.net(obs).squeeze(-1)
+        return self.net(obs)
 
 
 def _beta_logp_entropy(alpha: torch.Tensor, beta: torch.Tensor, x: torch.Tensor):
@@ -214,8 +217,6 @@ class HybridPPO:
             raise TypeError(f"HybridPPO: unknown hyper-parameter(s) {sorted(unknown)}")
         self.params = HPPOParams(**params)
         p = self.params
-        if p.ratio not in ("device", "joint"):
-            raise ValueError(f"HybridPPO: ratio must be 'device' or 'joint', got {p.ratio!r}")
         if p.lr_schedule not in ("linear", "constant"):
             raise ValueError(f"HybridPPO: lr_schedule must be 'linear' or 'constant', got {p.lr_schedule!r}")
         self.config: Config = as_config(config)
@@ -229,7 +230,7 @@ class HybridPPO:
         self.obs_dim = 7 * self.n + 2
         torch.manual_seed(self.seed)
         self.policy = PolicyNet(self.n, self.m, self.l, p.hidden, p.activation, p.device_onehot)
-        self.critic = CriticNet(self.obs_dim, p.critic_hidden, p.activation)
+        self.critic = CriticNet(self.obs_dim, self.n, p.critic_hidden, p.activation)
         self.optimizer = torch.optim.Adam(list(self.policy.parameters()) + list(self.critic.parameters()), lr=p.learning_rate, eps=1e-5)
         self.obs_rms = RunningMeanStd((self.obs_dim,))
         self.ret_rms = RunningMeanStd(())
@@ -290,7 +291,7 @@ class HybridPPO:
 
     def _make_env(self) -> MciaVectorEnv:
         p = self.params
-        return MciaVectorEnv(p.num_envs, self.config, num_threads=p.env_threads, autoreset_mode="same_step", info=False, copy=True)
+        return MciaVectorEnv(p.num_envs, self.config, num_threads=p.env_threads, autoreset_mode="same_step", info=True, copy=True)
 
     def _sample(self, logits: torch.Tensor, a: torch.Tensor, b: torch.Tensor):
         probs = torch.softmax(logits, -1)
@@ -301,14 +302,19 @@ class HybridPPO:
         w = (ga / (ga + gb)).clamp(_BETA_EPS, 1 - _BETA_EPS)
         return joint, w
 
-    def _logp_entropy(self, logits, a, b, joint, w, task_mask, share_mask):
-        """Per-device log-probabilities (B, N) of the taken actions and entropies, masked."""
+    def _logp_entropy(self, logits, a, b, joint, w):
+        """Per device (B, N): log-probability of the taken (version, cut) and of the two share weights,
+        and the entropies of both parts (unmasked)."""
         logsm = torch.log_softmax(logits, -1)
         lp_choice = logsm.gather(-1, joint.unsqueeze(-1)).squeeze(-1)
         ent_choice = -(logsm.exp() * logsm).sum(-1)
         lp_w, ent_w = _beta_logp_entropy(a, b, w)
-        lp = task_mask * lp_choice + share_mask * lp_w.sum(-1)
-        return lp, task_mask * ent_choice, share_mask * ent_w.sum(-1)
+        return lp_choice, lp_w.sum(-1), ent_choice, ent_w.sum(-1)
+
+    def _credit(self, progress: float) -> float:
+        p = self.params
+        frac = min(max(progress, 0.0) / max(p.credit_decay_frac, 1e-9), 1.0)
+        return p.device_credit + (p.device_credit_final - p.device_credit) * frac
 
     def _lr(self, progress: float) -> float:
         p = self.params
@@ -359,9 +365,10 @@ class HybridPPO:
         obs_buf = np.zeros((T, B, self.obs_dim), np.float32)
         joint_buf = torch.zeros((T, B, n), dtype=torch.long)
         w_buf = torch.zeros((T, B, n, 2))
-        lp_buf = torch.zeros((T, B, n))
-        val_buf = torch.zeros((T + 1, B))
-        rew_buf = np.zeros((T, B), np.float32)
+        lpc_buf = torch.zeros((T, B, n))
+        lps_buf = torch.zeros((T, B, n))
+        val_buf = torch.zeros((T + 1, B, n))
+        rew_buf = np.zeros((T, B, n), np.float32)
         done_buf = np.zeros((T, B), np.float32)
         task_buf = torch.zeros((T, B, n))
         share_buf = torch.zeros((T, B, n))
@@ -372,6 +379,7 @@ class HybridPPO:
             if time_limit_s:
                 progress = max(progress, (time.perf_counter() - start) / time_limit_s)
             lr = self._lr(progress)
+            credit = self._credit(progress)
             for g in self.optimizer.param_groups:
                 g["lr"] = lr
             finished: List[float] = []
@@ -389,16 +397,23 @@ class HybridPPO:
                     val_buf[t] = self.critic(xt)
                     task = torch.from_numpy((raw[:, 0 : 7 * n : 7] + raw[:, 1 : 7 * n : 7] > 0).astype(np.float32))
                     offl = task * (joint % (self.l + 1) != self.l).float()
-                    lp, _, _ = self._logp_entropy(logits, a, b, joint, w, task, offl)
-                joint_buf[t], w_buf[t], lp_buf[t], task_buf[t], share_buf[t] = joint, w, lp, task, offl
+                    lpc, lps, _, _ = self._logp_entropy(logits, a, b, joint, w)
+                joint_buf[t], w_buf[t], task_buf[t], share_buf[t] = joint, w, task, offl
+                lpc_buf[t], lps_buf[t] = lpc, lps
                 obs, rew, term, trunc, info = venv.step(self._decode(joint, w))
-                self._ep_ret += rew
                 done = np.logical_or(term, trunc)
-                r = rew.astype(np.float64)
+                util = info["utility"]
+                if done.any():
+                    util = np.where(done[:, None], info["final_info"]["utility"], util)
+                # per-device shares of the reward: u_n / (devices with a task), summing to the reward
+                util = np.nan_to_num(util, nan=0.0)
+                k = np.maximum(task.numpy().sum(1), 1.0)
+                r_dev = util / k[:, None]
+                self._ep_ret += rew
                 if p.norm_reward:
-                    self._disc_ret = self._disc_ret * p.gamma + r
+                    self._disc_ret = self._disc_ret * p.gamma + rew
                     self.ret_rms.update(self._disc_ret)
-                    r = r / math.sqrt(self.ret_rms.var + 1e-8)
+                    r_dev = r_dev / math.sqrt(self.ret_rms.var + 1e-8)
                 if done.any():
                     idx = np.flatnonzero(done)
                     boot = idx[~term[idx]]
@@ -406,20 +421,20 @@ class HybridPPO:
                         final = np.stack([np.asarray(info["final_obs"][i], np.float32) for i in boot])
                         with torch.no_grad():
                             v_final = self.critic(torch.from_numpy(self.normalize(final))).numpy()
-                        r[boot] += p.gamma * v_final
+                        r_dev[boot] += p.gamma * v_final
                     finished.extend(self._ep_ret[idx].tolist())
                     self._ep_ret[idx] = 0.0
                     self._disc_ret[idx] = 0.0
-                rew_buf[t] = r
+                rew_buf[t] = r_dev
                 done_buf[t] = done
                 self._obs = obs
             with torch.no_grad():
                 val_buf[T] = self.critic(torch.from_numpy(self.normalize(self._obs)))
-            # ---- GAE
+            # ---- GAE per device (the team advantage is their sum: GAE is linear in rewards and values)
             rew_t = torch.from_numpy(rew_buf)
-            nonterm = 1.0 - torch.from_numpy(done_buf)
-            adv = torch.zeros((T, B))
-            last = torch.zeros(B)
+            nonterm = (1.0 - torch.from_numpy(done_buf)).unsqueeze(-1)
+            adv = torch.zeros((T, B, n))
+            last = torch.zeros(B, n)
             for t in reversed(range(T)):
                 delta = rew_t[t] + p.gamma * val_buf[t + 1] * nonterm[t] - val_buf[t]
                 last = delta + p.gamma * p.gae_lambda * nonterm[t] * last
@@ -430,12 +445,14 @@ class HybridPPO:
                 torch.from_numpy(obs_buf.reshape(batch, -1)),
                 joint_buf.reshape(batch, n),
                 w_buf.reshape(batch, n, 2),
-                lp_buf.reshape(batch, n),
-                adv.reshape(batch),
-                ret.reshape(batch),
-                val_buf[:T].reshape(batch),
+                lpc_buf.reshape(batch, n),
+                lps_buf.reshape(batch, n),
+                adv.reshape(batch, n),
+                ret.reshape(batch, n),
+                val_buf[:T].reshape(batch, n),
                 task_buf.reshape(batch, n),
                 share_buf.reshape(batch, n),
+                credit,
             )
             self.num_timesteps += batch
             self.iterations += 1
@@ -450,6 +467,7 @@ class HybridPPO:
                 "validation_return": float("nan"),
                 "steps_per_s": batch / max(now - t_iter, 1e-9),
                 "lr": lr,
+                "device_credit": credit,
             }
             row.update(stats)
             if p.eval_every and (self.iterations % p.eval_every == 0 or it == iters - 1):
@@ -462,9 +480,9 @@ class HybridPPO:
                           f"validation {row['validation_return']:8.2f} (best {self.best_validation:.2f})", flush=True)
             self.curve.append(row)
             if writer is not None:
-                for k, v in row.items():
-                    if k not in ("timesteps",) and isinstance(v, (int, float)) and not math.isnan(v):
-                        writer.add_scalar(f"hppo/{k}", v, self.num_timesteps)
+                for k_, v_ in row.items():
+                    if k_ != "timesteps" and isinstance(v_, (int, float)) and not math.isnan(v_):
+                        writer.add_scalar(f"hppo/{k_}", v_, self.num_timesteps)
             if bar is not None:
                 bar.update(batch)
                 bar.set_postfix_str(f"return {row['episode_return']:.2f} val {self.best_validation:.2f} {row['steps_per_s']:.0f} steps/s")
@@ -478,7 +496,7 @@ class HybridPPO:
             writer.close()
         return self
 
-    def _update(self, obs, joint, w, old_lp, adv, ret, old_val, task, share):
+    def _update(self, obs, joint, w, old_lpc, old_lps, adv, ret, old_val, task, share, credit):
         p = self.params
         batch = obs.shape[0]
         mb = min(p.minibatch_size, batch)
@@ -486,44 +504,50 @@ class HybridPPO:
         sums = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "share_entropy": 0.0, "approx_kl": 0.0, "clip_frac": 0.0}
         count = 0
         stop = False
+        eps = p.clip_range
+        team = adv.sum(-1)
+        team = (team - team.mean()) / (team.std() + 1e-8)
+        act_all = task.sum().clamp(min=1.0)
+        mean_dev = (adv * task).sum() / act_all
+        std_dev = (((adv - mean_dev) ** 2 * task).sum() / act_all).sqrt()
+        dev = (adv - mean_dev) / (std_dev + 1e-8)
+        adv_choice = (1.0 - credit) * team[:, None] + credit * dev
+        adv_share = team[:, None].expand_as(adv)
+
+        def clipped(logr, a, mask):
+            ratio = logr.exp()
+            surr = torch.min(ratio * a, ratio.clamp(1 - eps, 1 + eps) * a)
+            m = mask.sum().clamp(min=1.0)
+            frac = (((ratio - 1).abs() > eps).float() * mask).sum() / m
+            kl = (((ratio - 1) - logr) * mask).sum() / m
+            return -(surr * mask).sum() / m, frac, kl
+
         for _ in range(p.n_epochs):
             perm = torch.randperm(batch, generator=self._gen)
             for s in range(0, batch, mb):
                 idx = perm[s : s + mb]
                 logits, a, b = self.policy(obs[idx])
-                lp, ent_c, ent_w = self._logp_entropy(logits, a, b, joint[idx], w[idx], task[idx], share[idx])
-                ad = adv[idx]
-                ad = (ad - ad.mean()) / (ad.std() + 1e-8)
-                if p.ratio == "device":
-                    logr = lp - old_lp[idx]
-                    ratio = logr.exp()
-                    surr = torch.min(ratio * ad[:, None], ratio.clamp(1 - p.clip_range, 1 + p.clip_range) * ad[:, None])
-                    active = task[idx]
-                    pg_loss = -(surr * active).sum() / active.sum().clamp(min=1.0)
-                    clipped = ((ratio - 1).abs() > p.clip_range).float()
-                    clip_frac = (clipped * active).sum() / active.sum().clamp(min=1.0)
-                else:
-                    logr = (lp - old_lp[idx]).sum(-1)
-                    ratio = logr.exp()
-                    pg_loss = -torch.min(ratio * ad, ratio.clamp(1 - p.clip_range, 1 + p.clip_range) * ad).mean()
-                    clip_frac = ((ratio - 1).abs() > p.clip_range).float().mean()
+                lpc, lps, ent_c, ent_w = self._logp_entropy(logits, a, b, joint[idx], w[idx])
+                tm, sm = task[idx], share[idx]
+                loss_c, frac_c, kl_c = clipped(lpc - old_lpc[idx], adv_choice[idx], tm)
+                loss_s, frac_s, kl_s = clipped(lps - old_lps[idx], adv_share[idx], sm)
+                pg_loss = loss_c + loss_s
                 v = self.critic(obs[idx])
-                v_loss = 0.5 * (v - ret[idx]).pow(2).mean()
-                ent_choice = ent_c.sum(-1).mean()
-                ent_share = ent_w.sum(-1).mean()
+                v_loss = 0.5 * (v - ret[idx]).pow(2).sum(-1).mean()
+                ent_choice = (ent_c * tm).sum(-1).mean()
+                ent_share = (ent_w * sm).sum(-1).mean()
                 loss = pg_loss + p.vf_coef * v_loss - p.ent_coef * ent_choice - p.ent_coef_share * ent_share
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(params, p.max_grad_norm)
                 self.optimizer.step()
-                with torch.no_grad():
-                    kl = ((logr.exp() - 1) - logr).mean().item()
+                kl = kl_c.item() + kl_s.item()
                 sums["policy_loss"] += pg_loss.item()
                 sums["value_loss"] += v_loss.item()
                 sums["entropy"] += ent_choice.item()
                 sums["share_entropy"] += ent_share.item()
                 sums["approx_kl"] += kl
-                sums["clip_frac"] += clip_frac.item()
+                sums["clip_frac"] += 0.5 * (frac_c.item() + frac_s.item())
                 count += 1
                 if p.target_kl is not None and kl > 1.5 * p.target_kl:
                     stop = True
@@ -531,9 +555,8 @@ class HybridPPO:
             if stop:
                 break
         out = {k: v / max(count, 1) for k, v in sums.items()}
-        with torch.no_grad():
-            y, yhat = ret, old_val
-            out["explained_variance"] = float(1 - (y - yhat).var() / (y.var() + 1e-12))
+        y, yhat = ret.sum(-1), old_val.sum(-1)
+        out["explained_variance"] = float(1 - (y - yhat).var() / (y.var() + 1e-12))
         return out
 
     # -- validation ------------------------------------------------------------------------------------
