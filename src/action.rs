@@ -61,6 +61,19 @@ pub fn validate_action(sc: &Scenario, env: usize, a: &ActionRef<'_>) -> Result<(
     Ok(())
 }
 
+/// Whether every entry of a (batched) action is valid, as one branch-free pass over the flat arrays that
+/// the compiler vectorises; lengths are not checked. Callers locate the first error with
+/// [`validate_action`] only when this says no.
+pub fn all_entries_valid(sc: &Scenario, a: &ActionRef<'_>) -> bool {
+    let (m, l) = (sc.m as u64, sc.l as u64);
+    // A negative index wraps to a huge u64, so one unsigned comparison checks both bounds.
+    let versions = a.version.iter().fold(true, |ok, &v| ok & ((v as u64) < m));
+    let partitions = a.partition.iter().fold(true, |ok, &p| ok & ((p as u64) <= l));
+    // NaN fails both comparisons; infinity fails the second.
+    let weights = a.bandwidth.iter().chain(a.compute.iter()).fold(true, |ok, &w| ok & (w >= 0.0) & (w <= f64::MAX));
+    versions & partitions & weights
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +106,11 @@ mod tests {
         assert_eq!(validate_action(&sc, 0, &ActionRef { compute: &negw, ..ok }).unwrap_err().field, "compute");
         let inf = [0.5, f64::INFINITY, 0.5, 0.5, 0.5];
         assert_eq!(validate_action(&sc, 0, &ActionRef { compute: &inf, ..ok }).unwrap_err().field, "compute");
+
+        assert!(all_entries_valid(&sc, &ok));
+        for (i, bad) in [ActionRef { version: &bad_v, ..ok }, ActionRef { partition: &bad_p, ..ok }, ActionRef { partition: &neg, ..ok }, ActionRef { bandwidth: &nan, ..ok }, ActionRef { compute: &negw, ..ok }, ActionRef { compute: &inf, ..ok }].iter().enumerate() {
+            assert!(!all_entries_valid(&sc, bad), "case {i}");
+        }
 
         let short = [0i64; 4];
         let e = validate_action(&sc, 2, &ActionRef { version: &short, ..ok }).unwrap_err();

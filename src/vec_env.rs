@@ -11,7 +11,7 @@ use std::sync::Arc;
 use rayon::iter::Either;
 use rayon::prelude::*;
 
-use crate::action::{validate_action, ActionRef};
+use crate::action::{all_entries_valid, validate_action, ActionRef};
 use crate::env::{info_f64_len, info_i64_len, Env, InfoMut, Snapshot, Status};
 use crate::error::{ActionError, SnapshotError, StepError};
 use crate::scenario::Scenario;
@@ -215,21 +215,18 @@ impl VecEnv {
         }
     }
 
-    /// Validates every environment's action (in parallel for large batches) and reports the first error.
-    pub fn validate(&mut self, action: &ActionRef<'_>) -> Result<(), ActionError> {
+    /// Validates every environment's action and reports the first error. One vectorised pass over the
+    /// whole batch decides; only an invalid batch is searched env by env for the message.
+    pub fn validate(&self, action: &ActionRef<'_>) -> Result<(), ActionError> {
         let (nb, n) = (self.envs.len(), self.scenario.n);
         action.check_len(0, nb * n).map_err(|mut e| {
             e.message = format!("{} (batch of {nb} envs x {n} devices)", e.message);
             e
         })?;
-        let sc = self.scenario.clone();
-        let check = |i: usize| validate_action(&sc, i, &action.row(i, n));
-        if self.serial() {
-            (0..nb).try_for_each(check)
-        } else {
-            let chunk = self.chunk_len();
-            self.pool.get().install(|| (0..nb).into_par_iter().with_min_len(chunk).map(check).find_first(|r| r.is_err()).unwrap_or(Ok(())))
+        if all_entries_valid(&self.scenario, action) {
+            return Ok(());
         }
+        (0..nb).try_for_each(|i| validate_action(&self.scenario, i, &action.row(i, n)))
     }
 
     /// Steps every environment with its row of `action` (env-major, `[B * N]` per field). Environments whose
