@@ -343,8 +343,8 @@ fn fraction_open_low(field: &str, v: f64) -> Result<(), ConfigError> {
 }
 
 fn load_chain(levels_field: &str, levels: &[f64], matrix_field: &str, matrix: &[Vec<f64>]) -> Result<(), ConfigError> {
-    if levels.is_empty() {
-        return Err(ConfigError::new(levels_field, "must hold at least one level"));
+    if levels.is_empty() || levels.len() > 255 {
+        return Err(ConfigError::new(levels_field, format!("must hold 1 to 255 levels, got {}", levels.len())));
     }
     for (i, &l) in levels.iter().enumerate() {
         if !(0.0..1.0).contains(&l) {
@@ -601,6 +601,7 @@ mod tests {
             (r#"{"load": {"device_transition": [[0.5,0.5,0.5],[0.1,0.8,0.1],[0.05,0.15,0.8]]}}"#, "load.device_transition[0] must sum to 1"),
             (r#"{"load": {"edge_transition": [[1.0,0.0],[0.0,1.0]]}}"#, "load.edge_transition must be 3x3"),
             (r#"{"load": {"device_levels": [0.0, 1.0, 0.5]}}"#, "load.device_levels[1]"),
+            (r#"{"load": {"edge_levels": [], "edge_transition": []}}"#, "load.edge_levels must hold 1 to 255 levels"),
             (r#"{"devices": {"device_classes": []}}"#, "devices.device_classes must name at least one device"),
             (r#"{"devices": {"device_classes": ["pi4", "cray"]}}"#, "devices.device_classes[1] unknown device class \"cray\""),
             (r#"{"devices": {"class_gflops": {"x": -3}}}"#, "devices.class_gflops.x must be > 0"),
