@@ -74,3 +74,28 @@ def _child_steps(venv):
     venv.action_space.seed(0)
     obs, *_ = venv.step(venv.action_space.sample())
     return obs.shape[0]
+
+
+def test_sb3_subproc_vec_env_over_wrapped_single_envs():
+    """SB3's SubprocVecEnv (fork start method) runs MCIA envs in worker processes."""
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    from mcia.wrappers import BoxAction
+
+    def make(i):
+        return lambda: BoxAction(mcia.MciaEnv({"time": {"episode_slots": 5}}))
+
+    sub = SubprocVecEnv([make(i) for i in range(2)], start_method="fork")
+    dummy = DummyVecEnv([make(i) for i in range(2)])
+    sub.seed(3)
+    dummy.seed(3)
+    a, b = sub.reset(), dummy.reset()
+    np.testing.assert_array_equal(a, b)
+    rng = np.random.default_rng(0)
+    for _ in range(7):
+        act = rng.random((2, 20)).astype(np.float32)
+        ra, rb = sub.step(act), dummy.step(act)
+        np.testing.assert_array_equal(ra[0], rb[0])
+        np.testing.assert_allclose(ra[1], rb[1])
+    sub.close()
