@@ -1,4 +1,4 @@
-"""The ``mcia`` command line: ``mcia evaluate``, ``mcia compare`` (and more as the project grows).
+"""The ``mcia`` command line: ``mcia train``, ``mcia evaluate``, ``mcia compare``, ``mcia sweep``, ``mcia bench``.
 
 Run ``mcia --help`` or ``mcia COMMAND --help`` for the options.
 """
@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", help="output directory (default runs/sweep_PARAM)")
     sw.add_argument("--choices-of", dest="choices_of", help="policy whose versions and cuts are plotted (default: the last)")
     sw.set_defaults(func=cmd_sweep)
+
+    from .train import add_train_parser
+
+    add_train_parser(sub)
 
     from .bench import ENGINES
 

@@ -74,8 +74,6 @@ class Sb3Agent:
     actions), with its ``VecNormalize`` observation statistics when the directory has them."""
 
     def __init__(self, path: str) -> None:
-        from stable_baselines3.common.base_class import BaseAlgorithm  # noqa: F401  (clear ImportError)
-
         from ..wrappers import Dims
 
         meta = _meta(path)
@@ -138,8 +136,9 @@ class RllibAgent:
         self.config = _config_of(path)
         meta = _meta(path)
         module_dir = os.path.join(path, RLLIB_CHECKPOINT_DIR, *meta.get("module_path", ["learner_group", "learner", "rl_module", "default_policy"]))
-        self.module = RLModule.from_checkpoint(module_dir)
-        self.module.eval()
+        module: Any = RLModule.from_checkpoint(module_dir)
+        module.eval()  # a TorchRLModule, i.e. a torch.nn.Module
+        self.module = module
         self._torch = torch
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> Dict[str, np.ndarray]:
@@ -165,7 +164,8 @@ def _dict_action(a: Any) -> Dict[str, np.ndarray]:
     for k in ("version", "partition"):
         out[k] = np.ascontiguousarray(np.asarray(a[k]), dtype=np.int64)
     for k in ("bandwidth", "compute"):
-        out[k] = np.ascontiguousarray(np.clip(np.asarray(a[k], np.float64), 0.0, None))
+        # RLlib normalises Box actions: the module acts in [-1, 1], mapped onto the space's [0, 1]
+        out[k] = np.ascontiguousarray(np.clip((np.asarray(a[k], np.float64) + 1.0) / 2.0, 0.0, 1.0))
     return out
 
 
