@@ -135,7 +135,8 @@ class RllibAgent:
 
         self.config = _config_of(path)
         meta = _meta(path)
-        module_dir = os.path.join(path, RLLIB_CHECKPOINT_DIR, *meta.get("module_path", ["learner_group", "learner", "rl_module", "default_policy"]))
+        # RLlib reads checkpoints through pyarrow, which needs an absolute path (a URI).
+        module_dir = os.path.join(os.path.abspath(path), RLLIB_CHECKPOINT_DIR, *meta.get("module_path", ["learner_group", "learner", "rl_module", "default_policy"]))
         module: Any = RLModule.from_checkpoint(module_dir)
         module.eval()  # a TorchRLModule, i.e. a torch.nn.Module
         self.module = module
