@@ -246,15 +246,14 @@ class Comparison:
 
     def plot(self, path: str) -> str:
         """Bars of per-type latency, accuracy and utility for every policy, saved to ``path``."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure (no pyplot) leaves the user's backend alone, e.g. inline plots in notebooks.
+        from matplotlib.figure import Figure
 
         ranked = self.ranked()
         names = [r.policy for r in ranked]
         x = np.arange(len(names))
-        fig, axes = plt.subplots(1, 4, figsize=(16, 4))
+        fig = Figure(figsize=(16, 4))
+        axes = fig.subplots(1, 4)
         for ax, (key, label) in zip(axes, [("latency_s", "mean latency (s)"), ("accuracy", "mean top-1 accuracy"), ("utility", "mean utility"), ("deadline_met", "deadline met ratio")]):
             for j, t in enumerate(("AS", "LS")):
                 ax.bar(x + (j - 0.5) * 0.4, [getattr(r.per_type[t], key) for r in ranked], 0.4, label=t)
@@ -266,7 +265,6 @@ class Comparison:
         fig.suptitle(f"MCIA-v0 policies on {ranked[0].episodes} paired episodes", fontsize=11)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
-        plt.close(fig)
         return path
 
 

@@ -71,14 +71,15 @@ def vector_ansi(venv: Any) -> str:
 def rgb_array(env: Any) -> np.ndarray:
     """The last slot as an RGB image ``(H, W, 3)`` uint8: per-device latency terms against the deadline,
     the chosen cut, and the shares."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    # A bare Figure on an Agg canvas: no pyplot state, the user's backend is left alone.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     last = env._last
     n = env.num_devices
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), dpi=80)
+    fig = Figure(figsize=(8, 3.2), dpi=80)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
     if last:
         info = last["info"]
         x = np.arange(n)
@@ -108,5 +109,4 @@ def rgb_array(env: Any) -> np.ndarray:
     fig.tight_layout()
     fig.canvas.draw()
     img = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
     return img

@@ -98,10 +98,8 @@ class SweepResult:
         """Writes ``sweep_metrics.png`` (reward, latency, accuracy, deadline-met per task type against the
         parameter) and ``sweep_choices.png`` (versions chosen and mean cut of ``choices_of``, default the
         last policy)."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure (no pyplot) leaves the user's backend alone, e.g. inline plots in notebooks.
+        from matplotlib.figure import Figure
 
         os.makedirs(out_dir, exist_ok=True)
         labels = [_label(v) for v in self.values]
@@ -110,7 +108,8 @@ class SweepResult:
         panels = [("mean_reward", "mean reward per slot"), ("AS_latency_s", "AS latency (s)"), ("LS_latency_s", "LS latency (s)"),
                   ("AS_accuracy", "AS accuracy"), ("LS_accuracy", "LS accuracy"), ("AS_deadline_met", "AS deadline met"),
                   ("LS_deadline_met", "LS deadline met"), ("offload_ratio", "offload ratio")]
-        fig, axes = plt.subplots(2, 4, figsize=(16, 7))
+        fig = Figure(figsize=(16, 7))
+        axes = fig.subplots(2, 4)
         for ax, (key, title) in zip(axes.ravel(), panels):
             for p in self.policies:
                 ys = [next(r[key] for r in self.rows if r["policy"] == p and r["value_label"] == lab) for lab in labels]
@@ -126,11 +125,11 @@ class SweepResult:
         fig.tight_layout()
         metrics = os.path.join(out_dir, "sweep_metrics.png")
         fig.savefig(metrics, dpi=100)
-        plt.close(fig)
 
         who = choices_of or self.policies[-1]
         mine = [next(r for r in self.rows if r["policy"] == who and r["value_label"] == lab) for lab in labels]
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+        fig = Figure(figsize=(11, 4))
+        a1, a2 = fig.subplots(1, 2)
         width = float(np.min(np.diff(np.sort(xs)))) * 0.6 if len(xs) > 1 and numeric else 0.6
         bottom = np.zeros(len(xs))
         names = self.version_names[0]
@@ -152,7 +151,6 @@ class SweepResult:
         fig.tight_layout()
         choices = os.path.join(out_dir, "sweep_choices.png")
         fig.savefig(choices, dpi=100)
-        plt.close(fig)
         return [metrics, choices]
 
 

@@ -211,10 +211,8 @@ def plot_curve(rows: Sequence[Dict[str, Any]], path: str, title: str = "", basel
     against environment steps), with the baselines' mean returns as horizontal lines. Returns the path,
     or None when matplotlib is missing."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A bare Figure (no pyplot) leaves the user's backend alone, e.g. inline plots in notebooks.
+        from matplotlib.figure import Figure
     except ImportError:
         return None
     steps = np.array([r["timesteps"] for r in rows], float)
@@ -223,7 +221,8 @@ def plot_curve(rows: Sequence[Dict[str, Any]], path: str, title: str = "", basel
     val = np.array([r.get("validation_return", math.nan) for r in rows], float)
     ok, okv = np.isfinite(ret), np.isfinite(val)
     colors = {"optimizer": "tab:green", "greedy": "tab:olive", "neurosurgeon": "tab:purple", "random": "tab:gray"}
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    fig = Figure(figsize=(13, 4.5))
+    axes = fig.subplots(1, 2)
     # left: the whole run against environment steps; right: the top of the range against wall time
     for ax, x, zoom in ((axes[0], steps, False), (axes[1], wall, True)):
         ax.plot(x[ok], ret[ok], label="training episodes (stochastic policy)", color="tab:blue", alpha=0.8)
@@ -245,7 +244,6 @@ def plot_curve(rows: Sequence[Dict[str, Any]], path: str, title: str = "", basel
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
