@@ -70,7 +70,7 @@ pub fn all_entries_valid(sc: &Scenario, a: &ActionRef<'_>) -> bool {
     let versions = a.version.iter().fold(true, |ok, &v| ok & ((v as u64) < m));
     let partitions = a.partition.iter().fold(true, |ok, &p| ok & ((p as u64) <= l));
     // NaN fails both comparisons; infinity fails the second.
-    let weights = a.bandwidth.iter().chain(a.compute.iter()).fold(true, |ok, &w| ok & (w >= 0.0) & (w <= f64::MAX));
+    let weights = a.bandwidth.iter().chain(a.compute.iter()).fold(true, |ok, &w| ok & (0.0..=f64::MAX).contains(&w));
     versions & partitions & weights
 }
 

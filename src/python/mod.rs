@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray1, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -252,6 +252,54 @@ struct Buffers {
     final_info_i: Py<PyArray2<i64>>,
 }
 
+/// The numpy borrows of one call: only the arrays that call writes (each borrow check costs a little).
+struct Guards<'py> {
+    obs: PyReadwriteArray2<'py, f32>,
+    rewards: PyReadwriteArray1<'py, f64>,
+    terminated: PyReadwriteArray1<'py, bool>,
+    truncated: PyReadwriteArray1<'py, bool>,
+    info: Option<InfoGuards<'py>>,
+    final_obs: Option<PyReadwriteArray2<'py, f32>>,
+    final_info: Option<InfoGuards<'py>>,
+}
+
+impl Buffers {
+    /// Borrows the output arrays; the info arrays only `with_info`, the final ones only for SAME_STEP (`same`).
+    fn borrow<'py>(&self, py: Python<'py>, with_info: bool, same: bool) -> PyResult<Guards<'py>> {
+        let pair = |f: &Py<PyArray2<f64>>, i: &Py<PyArray2<i64>>| -> PyResult<_> { Ok((f.bind(py).try_readwrite()?, i.bind(py).try_readwrite()?)) };
+        Ok(Guards {
+            obs: self.obs.bind(py).try_readwrite()?,
+            rewards: self.rewards.bind(py).try_readwrite()?,
+            terminated: self.terminated.bind(py).try_readwrite()?,
+            truncated: self.truncated.bind(py).try_readwrite()?,
+            info: if with_info { Some(pair(&self.info_f, &self.info_i)?) } else { None },
+            final_obs: if same { Some(self.final_obs.bind(py).try_readwrite()?) } else { None },
+            final_info: if same && with_info { Some(pair(&self.final_info_f, &self.final_info_i)?) } else { None },
+        })
+    }
+}
+
+type InfoGuards<'py> = (PyReadwriteArray2<'py, f64>, PyReadwriteArray2<'py, i64>);
+
+fn info_views<'a>(p: &'a mut InfoGuards<'_>) -> PyResult<InfoMut<'a>> {
+    Ok(InfoMut { f: p.0.as_slice_mut()?, i: p.1.as_slice_mut()? })
+}
+
+impl Guards<'_> {
+    /// The borrowed arrays as the core's buffers.
+    fn views(&mut self) -> PyResult<VecBuffers<'_>> {
+        Ok(VecBuffers {
+            obs: self.obs.as_slice_mut()?,
+            rewards: self.rewards.as_slice_mut()?,
+            terminated: self.terminated.as_slice_mut()?,
+            truncated: self.truncated.as_slice_mut()?,
+            info: self.info.as_mut().map(info_views).transpose()?,
+            final_obs: self.final_obs.as_mut().map(|f| f.as_slice_mut()).transpose()?,
+            final_info: self.final_info.as_mut().map(info_views).transpose()?,
+        })
+    }
+}
+
 /// Many environments stepped in parallel into numpy arrays it owns. Python's `mcia.MciaVectorEnv` wraps it.
 #[pyclass(module = "mcia._core")]
 struct CoreVecEnv {
@@ -399,20 +447,8 @@ impl CoreVecEnv {
             Some(m) => Some(m.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?),
             None => None,
         };
-        let with_info = self.with_info;
-        let bf = &self.bufs;
-        let (obs, rew, term, trunc, inf_f, inf_i) = (bf.obs.bind(py), bf.rewards.bind(py), bf.terminated.bind(py), bf.truncated.bind(py), bf.info_f.bind(py), bf.info_i.bind(py));
-        let (mut obs, mut rew, mut term, mut trunc, mut inf_f, mut inf_i) =
-            (obs.try_readwrite()?, rew.try_readwrite()?, term.try_readwrite()?, trunc.try_readwrite()?, inf_f.try_readwrite()?, inf_i.try_readwrite()?);
-        let bufs = VecBuffers {
-            obs: obs.as_slice_mut()?,
-            rewards: rew.as_slice_mut()?,
-            terminated: term.as_slice_mut()?,
-            truncated: trunc.as_slice_mut()?,
-            info: if with_info { Some(InfoMut { f: inf_f.as_slice_mut()?, i: inf_i.as_slice_mut()? }) } else { None },
-            final_obs: None,
-            final_info: None,
-        };
+        let mut guards = self.bufs.borrow(py, self.with_info, false)?;
+        let bufs = guards.views()?;
         let vec = &mut self.vec;
         py.detach(|| vec.reset(seeds, mask, bufs));
         Ok(())
@@ -442,33 +478,9 @@ impl CoreVecEnv {
             bandwidth: bandwidth.as_slice().map_err(not_contig)?,
             compute: compute.as_slice().map_err(not_contig)?,
         };
-        let with_info = self.with_info;
         let same = self.vec.autoreset() == AutoresetMode::SameStep;
-        // Only the arrays this call writes are borrowed: each numpy borrow check costs a little per call.
-        let bf = &self.bufs;
-        let (obs, rew, term, trunc) = (bf.obs.bind(py), bf.rewards.bind(py), bf.terminated.bind(py), bf.truncated.bind(py));
-        let (mut obs, mut rew, mut term, mut trunc) = (obs.try_readwrite()?, rew.try_readwrite()?, term.try_readwrite()?, trunc.try_readwrite()?);
-        let mut info = if with_info { Some((bf.info_f.bind(py).try_readwrite()?, bf.info_i.bind(py).try_readwrite()?)) } else { None };
-        let mut final_obs = if same { Some(bf.final_obs.bind(py).try_readwrite()?) } else { None };
-        let mut final_info = if same && with_info { Some((bf.final_info_f.bind(py).try_readwrite()?, bf.final_info_i.bind(py).try_readwrite()?)) } else { None };
-        let bufs = VecBuffers {
-            obs: obs.as_slice_mut()?,
-            rewards: rew.as_slice_mut()?,
-            terminated: term.as_slice_mut()?,
-            truncated: trunc.as_slice_mut()?,
-            info: match info.as_mut() {
-                Some((f, i)) => Some(InfoMut { f: f.as_slice_mut()?, i: i.as_slice_mut()? }),
-                None => None,
-            },
-            final_obs: match final_obs.as_mut() {
-                Some(fo) => Some(fo.as_slice_mut()?),
-                None => None,
-            },
-            final_info: match final_info.as_mut() {
-                Some((f, i)) => Some(InfoMut { f: f.as_slice_mut()?, i: i.as_slice_mut()? }),
-                None => None,
-            },
-        };
+        let mut guards = self.bufs.borrow(py, self.with_info, same)?;
+        let bufs = guards.views()?;
         let vec = &mut self.vec;
         py.detach(|| vec.step(&action, bufs)).map_err(step_err)
     }
