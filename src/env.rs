@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::action::{validate_action, ActionRef};
 use crate::error::{SnapshotError, StepError};
 use crate::scenario::{Scenario, OBS_PER_DEVICE};
-use crate::sim::{compute, load, radio, tasks};
+use crate::sim::lanes::{Portable, Vector};
+use crate::sim::{compute, lanes, load, radio, tasks};
 
 /// The random number generator of one environment: xoshiro256++, 32 bytes of state, serialisable, and
 /// about 10% fewer instructions per step than ChaCha8 (measured with callgrind on the rollout example).
@@ -187,7 +188,15 @@ impl Env {
     pub fn new(scenario: Arc<Scenario>, seed: u64) -> Self {
         let blank = DeviceState { task: 0, load: 0, distance_m: scenario.config.radio.distance_min_m, h_re: 1.0, h_im: 0.0, backlog_s: 0.0 };
         let path_gain = vec![scenario.path_gain(blank.distance_m); scenario.n];
-        Self { devices: vec![blank; scenario.n], edge_load: 0, t: 0, status: Status::NeverReset, rng: EnvRng::seed_from_u64(seed), path_gain, scenario }
+        Self {
+            devices: vec![blank; scenario.n],
+            edge_load: 0,
+            t: 0,
+            status: Status::NeverReset,
+            rng: EnvRng::seed_from_u64(seed),
+            path_gain,
+            scenario,
+        }
     }
 
     /// The scenario this environment simulates.
@@ -225,7 +234,7 @@ impl Env {
         let sc = &*self.scenario;
         let r = &sc.config.radio;
         let kd = sc.device_levels.len();
-        for (dev, pg) in self.devices.iter_mut().zip(self.path_gain.iter_mut()) {
+        for dev in self.devices.iter_mut() {
             let u_dist: f64 = self.rng.random();
             let (h_re, h_im) = radio::cn01(self.rng.sample(StandardNormal), self.rng.sample(StandardNormal));
             let u_load: f64 = self.rng.random();
@@ -239,11 +248,11 @@ impl Env {
                 h_im,
                 backlog_s: 0.0,
             };
-            *pg = sc.path_gain(dev.distance_m);
         }
         self.edge_load = load::uniform_state(sc.edge_levels.len(), self.rng.random());
         self.t = 0;
         self.status = Status::Running;
+        self.refresh_path_gain::<Portable>();
         self.write_obs(obs);
         if let Some(info) = info {
             self.write_state_info(info, true);
@@ -266,72 +275,91 @@ impl Env {
 
     /// Advances one slot with `action` (already validated). Writes the next observation and, if given, the
     /// info of the slot.
-    fn advance(&mut self, a: &ActionRef<'_>, obs: &mut [f32], mut info: Option<InfoMut<'_>>) -> StepOutcome {
+    #[inline(always)]
+    fn advance<V: Vector>(&mut self, a: &ActionRef<'_>, obs: &mut [f32], mut info: Option<InfoMut<'_>>) -> StepOutcome {
         let sc = &*self.scenario;
         let cfg = &sc.config;
         let (n, l) = (sc.n, sc.l);
         let eps = cfg.action.min_share_weight;
         let f_edge = self.edge_flops();
+        let r = &cfg.radio;
+
+        // Equal-length views let the compiler drop the bounds checks in the loops below.
+        let (version, partition, bandwidth, compute) = (&a.version[..n], &a.partition[..n], &a.bandwidth[..n], &a.compute[..n]);
+        let offloads = |k: usize, task: u8| task != tasks::TASK_NONE && (partition[k] as usize) < l;
 
         // Share normalisers over the offloading devices S.
         let (mut sum_b, mut sum_c) = (0.0, 0.0);
         for (k, dev) in self.devices.iter().enumerate() {
-            if dev.task != tasks::TASK_NONE && (a.partition[k] as usize) < l {
-                sum_b += a.bandwidth[k].max(eps);
-                sum_c += a.compute[k].max(eps);
+            if offloads(k, dev.task) {
+                sum_b += bandwidth[k].max(eps);
+                sum_c += compute[k].max(eps);
             }
         }
 
         let (mut utility_sum, mut tasks_seen) = (0.0, 0u32);
-        for k in 0..n {
-            let ctx = self.device_context(k);
-            let busy = if ctx.task == tasks::TASK_NONE {
-                if let Some(info) = info.as_mut() {
-                    write_idle_info(info, n, k);
+        for g in 0..n.div_ceil(lanes::LANES) {
+            let group = g * lanes::LANES..((g + 1) * lanes::LANES).min(n);
+            // The uplink logarithms of the group's offloading devices at once (the others get a dummy 1).
+            let mut snr = [1.0; lanes::LANES];
+            for (x, k) in snr.iter_mut().zip(group.clone()) {
+                if offloads(k, self.devices[k].task) {
+                    *x = radio::snr(bandwidth[k].max(eps) / sum_b * r.bandwidth_hz, r.tx_power_w, self.gain(k), sc.n0);
                 }
-                0.0
-            } else {
-                let (v, p) = (a.version[k] as usize, a.partition[k] as usize);
-                let (b, c) = if p < l { (a.bandwidth[k].max(eps) / sum_b, a.compute[k].max(eps) / sum_c) } else { (0.0, 0.0) };
-                let out = sc.device_outcome(&ctx, f_edge, v, p, b, c);
-                utility_sum += out.utility;
-                tasks_seen += 1;
-                if let Some(info) = info.as_mut() {
-                    let pr = &sc.prefs[ctx.task as usize];
-                    let acc = sc.accuracy[v];
-                    let f = &mut *info.f;
-                    f[fi::BW * n + k] = b;
-                    f[fi::CPU * n + k] = c;
-                    f[fi::WAIT * n + k] = out.latency.wait;
-                    f[fi::LOCAL * n + k] = out.latency.local;
-                    f[fi::TX * n + k] = out.latency.tx;
-                    f[fi::EDGE * n + k] = out.latency.edge;
-                    f[fi::LATENCY * n + k] = out.total;
-                    f[fi::ACC * n + k] = acc;
-                    f[fi::UTILITY * n + k] = out.utility;
-                    let i = &mut *info.i;
-                    i[ii::VERSION * n + k] = v as i64;
-                    i[ii::PARTITION * n + k] = p as i64;
-                    i[ii::DEADLINE * n + k] = (out.total <= pr.deadline_s) as i64;
-                    i[ii::ACCURACY * n + k] = (acc >= pr.min_accuracy) as i64;
-                }
-                out.latency.local + out.latency.tx
-            };
-            if let Some(info) = info.as_mut() {
-                info.f[fi::GAIN * n + k] = ctx.gain;
-                info.f[fi::FLOPS * n + k] = ctx.f_dev;
-                info.f[fi::BACKLOG * n + k] = ctx.backlog_s;
-                info.i[ii::TASK * n + k] = ctx.task as i64;
             }
-            self.devices[k].backlog_s = compute::next_backlog(ctx.backlog_s, busy, cfg.time.slot_s);
+            let uplink_log2 = lanes::log2_1p_lanes::<V>(snr);
+
+            for (k, log2_snr) in group.zip(uplink_log2) {
+                let ctx = self.device_context(k);
+                let busy = if ctx.task == tasks::TASK_NONE {
+                    if let Some(info) = info.as_mut() {
+                        write_idle_info(info, n, k);
+                    }
+                    0.0
+                } else {
+                    let (v, p) = (version[k] as usize, partition[k] as usize);
+                    let (b, c) = if p < l { (bandwidth[k].max(eps) / sum_b, compute[k].max(eps) / sum_c) } else { (0.0, 0.0) };
+                    let rate = if p < l { radio::rate_from_log2(b, b * r.bandwidth_hz, log2_snr) } else { 0.0 };
+                    let out = sc.device_outcome_at_rate(&ctx, f_edge, v, p, c, rate);
+                    utility_sum += out.utility;
+                    tasks_seen += 1;
+                    if let Some(info) = info.as_mut() {
+                        let pr = &sc.prefs[ctx.task as usize];
+                        let acc = sc.accuracy[v];
+                        let f = &mut *info.f;
+                        f[fi::BW * n + k] = b;
+                        f[fi::CPU * n + k] = c;
+                        f[fi::WAIT * n + k] = out.latency.wait;
+                        f[fi::LOCAL * n + k] = out.latency.local;
+                        f[fi::TX * n + k] = out.latency.tx;
+                        f[fi::EDGE * n + k] = out.latency.edge;
+                        f[fi::LATENCY * n + k] = out.total;
+                        f[fi::ACC * n + k] = acc;
+                        f[fi::UTILITY * n + k] = out.utility;
+                        let i = &mut *info.i;
+                        i[ii::VERSION * n + k] = v as i64;
+                        i[ii::PARTITION * n + k] = p as i64;
+                        i[ii::DEADLINE * n + k] = (out.total <= pr.deadline_s) as i64;
+                        i[ii::ACCURACY * n + k] = (acc >= pr.min_accuracy) as i64;
+                    }
+                    out.latency.local + out.latency.tx
+                };
+                if let Some(info) = info.as_mut() {
+                    info.f[fi::GAIN * n + k] = ctx.gain;
+                    info.f[fi::FLOPS * n + k] = ctx.f_dev;
+                    info.f[fi::BACKLOG * n + k] = ctx.backlog_s;
+                    info.i[ii::TASK * n + k] = ctx.task as i64;
+                }
+                self.devices[k].backlog_s = compute::next_backlog(ctx.backlog_s, busy, cfg.time.slot_s);
+            }
         }
         if let Some(info) = info.as_mut() {
             info.f[INFO_F64_FIELDS.len() * n] = f_edge;
         }
 
-        self.transition();
+        self.transition::<V>();
         let reward = if tasks_seen > 0 { utility_sum / tasks_seen as f64 } else { 0.0 };
-        self.write_obs(obs);
+        self.write_obs_with::<V>(obs);
         let truncated = self.t >= self.scenario.config.time.episode_slots;
         if truncated {
             self.status = Status::Ended;
@@ -340,25 +368,23 @@ impl Env {
     }
 
     /// The exogenous part of the transition: fading, mobility, load chains, new tasks, t += 1.
-    fn transition(&mut self) {
+    #[inline(always)]
+    fn transition<V: Vector>(&mut self) {
         let sc = &*self.scenario;
         let cfg = &sc.config;
         let r = &cfg.radio;
         let kd = sc.device_levels.len();
-        for (dev, pg) in self.devices.iter_mut().zip(self.path_gain.iter_mut()) {
+        for dev in self.devices.iter_mut() {
             let z = DeviceNoise::draw(&mut self.rng);
-            (dev.h_re, dev.h_im) = radio::fading_step(dev.h_re, dev.h_im, r.fading_correlation, z.z_re, z.z_im);
-            let d = radio::mobility_step(dev.distance_m, z.u_move, r.mobility_mps, cfg.time.slot_s, r.distance_min_m, r.distance_max_m);
-            if d != dev.distance_m {
-                dev.distance_m = d;
-                *pg = sc.path_gain(d);
-            }
+            (dev.h_re, dev.h_im) = radio::fading_step(dev.h_re, dev.h_im, r.fading_correlation, sc.fading_scale, z.z_re, z.z_im);
+            dev.distance_m = radio::mobility_step(dev.distance_m, z.u_move, r.mobility_mps, cfg.time.slot_s, r.distance_min_m, r.distance_max_m);
             dev.load = load::markov_step(&sc.device_cum, kd, dev.load, z.u_load);
             dev.task = tasks::draw_task(z.u_arrive, z.u_type, cfg.tasks.arrival_prob, cfg.tasks.as_ratio);
         }
         let u: f64 = self.rng.random();
         self.edge_load = load::markov_step(&sc.edge_cum, sc.edge_levels.len(), self.edge_load, u);
         self.t += 1;
+        self.refresh_path_gain::<V>();
     }
 
     /// Steps one slot. On error nothing changes.
@@ -376,16 +402,24 @@ impl Env {
             Status::Ended => return Err(StepError::NeedsReset { env: env_index, ever_reset: true }),
         }
         validate_action(&self.scenario, env_index, action)?;
-        Ok(self.advance(action, obs, info))
+        Ok(self.advance::<Portable>(action, obs, info))
     }
 
     /// Steps with an action already validated by the caller (the vector env validates a whole batch first).
-    pub(crate) fn step_prevalidated(&mut self, action: &ActionRef<'_>, obs: &mut [f32], info: Option<InfoMut<'_>>) -> StepOutcome {
-        self.advance(action, obs, info)
+    #[inline(always)]
+    /// `V` is the lane math (every implementation gives the same bits).
+    pub(crate) fn step_prevalidated<V: Vector>(&mut self, action: &ActionRef<'_>, obs: &mut [f32], info: Option<InfoMut<'_>>) -> StepOutcome {
+        self.advance::<V>(action, obs, info)
     }
 
     /// Writes the observation of the current state into `obs` (`[7N + 2]`).
     pub fn write_obs(&self, obs: &mut [f32]) {
+        self.write_obs_with::<Portable>(obs);
+    }
+
+    /// [`Env::write_obs`] with lane math `V`.
+    #[inline(always)]
+    fn write_obs_with<V: Vector>(&self, obs: &mut [f32]) {
         let sc = &*self.scenario;
         let cfg = &sc.config;
         let r = &cfg.radio;
@@ -393,15 +427,26 @@ impl Env {
         let inv_band_noise = r.tx_power_w / (r.bandwidth_hz * sc.n0);
         let inv_dmax = 1.0 / r.distance_max_m;
         let inv_slot = 1.0 / cfg.time.slot_s;
-        for (k, (dev, o)) in self.devices.iter().zip(obs.chunks_exact_mut(OBS_PER_DEVICE)).enumerate() {
-            let snr = inv_band_noise * self.gain(k);
-            o[0] = (dev.task == tasks::TASK_AS) as u8 as f32;
-            o[1] = (dev.task == tasks::TASK_LS) as u8 as f32;
-            o[2] = (radio::log2_1p(snr) / 20.0).min(2.0) as f32;
-            o[3] = sc.obs_compute[k * kd + dev.load as usize] as f32;
-            o[4] = sc.device_levels[dev.load as usize] as f32;
-            o[5] = ((dev.backlog_s * inv_slot).min(10.0) / 10.0) as f32;
-            o[6] = (dev.distance_m * inv_dmax) as f32;
+        let (devices, path_gain) = (&self.devices[..sc.n], &self.path_gain[..sc.n]);
+        let obs_compute = &sc.obs_compute[..sc.n * kd];
+        let groups = devices.chunks(lanes::LANES).zip(path_gain.chunks(lanes::LANES)).zip(obs[..OBS_PER_DEVICE * sc.n].chunks_mut(OBS_PER_DEVICE * lanes::LANES));
+        for (g, ((devs, pgs), obs)) in groups.enumerate() {
+            // Full-band spectral efficiency of the group's devices at once.
+            let mut snr = [1.0; lanes::LANES];
+            for ((x, dev), pg) in snr.iter_mut().zip(devs).zip(pgs) {
+                *x = inv_band_noise * (pg * (dev.h_re * dev.h_re + dev.h_im * dev.h_im));
+            }
+            let spectral = lanes::log2_1p_lanes::<V>(snr);
+            for (j, ((dev, o), se)) in devs.iter().zip(obs.chunks_exact_mut(OBS_PER_DEVICE)).zip(spectral).enumerate() {
+                let k = g * lanes::LANES + j;
+                o[0] = (dev.task == tasks::TASK_AS) as u8 as f32;
+                o[1] = (dev.task == tasks::TASK_LS) as u8 as f32;
+                o[2] = (se / 20.0).min(2.0) as f32;
+                o[3] = obs_compute[k * kd + dev.load as usize] as f32;
+                o[4] = sc.device_levels[dev.load as usize] as f32;
+                o[5] = ((dev.backlog_s * inv_slot).min(10.0) / 10.0) as f32;
+                o[6] = (dev.distance_m * inv_dmax) as f32;
+            }
         }
         let tail = OBS_PER_DEVICE * sc.n;
         obs[tail] = sc.edge_levels[self.edge_load as usize] as f32;
@@ -425,9 +470,16 @@ impl Env {
         info.f[INFO_F64_FIELDS.len() * n] = compute::effective_flops(sc.edge_peak_flops, sc.edge_levels[self.edge_load as usize]);
     }
 
-    fn refresh_path_gain(&mut self) {
-        for (pg, d) in self.path_gain.iter_mut().zip(&self.devices) {
-            *pg = self.scenario.path_gain(d.distance_m);
+    /// Recomputes every device's path gain from its distance, a lane group at a time.
+    #[inline(always)]
+    fn refresh_path_gain<V: Vector>(&mut self) {
+        let sc = &*self.scenario;
+        for (devs, pgs) in self.devices.chunks(lanes::LANES).zip(self.path_gain.chunks_mut(lanes::LANES)) {
+            let mut d = [sc.config.radio.distance_min_m; lanes::LANES];
+            for (x, dev) in d.iter_mut().zip(devs) {
+                *x = dev.distance_m;
+            }
+            pgs.copy_from_slice(&sc.path_gain_lanes::<V>(d)[..pgs.len()]);
         }
     }
 
@@ -465,7 +517,7 @@ impl Env {
         self.t = snap.t;
         self.edge_load = snap.edge_load;
         self.devices.copy_from_slice(&snap.devices);
-        self.refresh_path_gain();
+        self.refresh_path_gain::<Portable>();
         self.status = snap.status;
         self.rng = snap.rng.clone();
         Ok(())
@@ -502,7 +554,7 @@ mod tests {
             *d = DeviceState { task: if k % 2 == 0 { 1 } else { 2 }, load: 1, distance_m: 100.0, h_re: 1.0, h_im: 0.0, backlog_s: 0.1 * k as f64 };
         }
         env.edge_load = 0;
-        env.refresh_path_gain();
+        env.refresh_path_gain::<Portable>();
         env
     }
 
@@ -620,7 +672,7 @@ mod tests {
         let mut obs = vec![0.0; 37];
         env.step(&a, &mut obs, None).unwrap();
         for (k, z) in noise.devices.iter().enumerate() {
-            let (re, im) = radio::fading_step(before[k].h_re, before[k].h_im, 0.9, z.z_re, z.z_im);
+            let (re, im) = radio::fading_step(before[k].h_re, before[k].h_im, 0.9, radio::fading_innovation_scale(0.9), z.z_re, z.z_im);
             assert_eq!((env.devices[k].h_re, env.devices[k].h_im), (re, im));
             assert_eq!(env.devices[k].task, tasks::draw_task(z.u_arrive, z.u_type, 0.9, 0.5));
         }

@@ -35,11 +35,18 @@ impl Scenario {
     /// and edge-compute share `c` (both ignored when `p = L`), the edge delivering `f_edge` FLOP/s.
     #[inline]
     pub fn device_outcome(&self, ctx: &DeviceContext, f_edge: f64, v: usize, p: usize, b: f64, c: f64) -> DeviceOutcome {
-        let cfg = &self.config;
+        let r = &self.config.radio;
+        let rate = if p < self.l { radio::rate_bps(b, r.bandwidth_hz, r.tx_power_w, ctx.gain, self.n0) } else { 0.0 };
+        self.device_outcome_at_rate(ctx, f_edge, v, p, c, rate)
+    }
+
+    /// [`Scenario::device_outcome`] with the uplink rate already computed (the environment computes the rates
+    /// of all its devices at once).
+    #[inline]
+    pub fn device_outcome_at_rate(&self, ctx: &DeviceContext, f_edge: f64, v: usize, p: usize, c: f64, rate_bps: f64) -> DeviceOutcome {
         let offloads = p < self.l;
-        let rate = if offloads { radio::rate_bps(b, cfg.radio.bandwidth_hz, cfg.radio.tx_power_w, ctx.gain, self.n0) } else { 0.0 };
         let local_flops = self.flops_until(v, p);
-        let latency = compute::task_latency(ctx.backlog_s, local_flops, ctx.f_dev, offloads, self.bytes_at(v, p), rate, self.flops_until(v, self.l) - local_flops, c * f_edge);
+        let latency = compute::task_latency(ctx.backlog_s, local_flops, ctx.f_dev, offloads, self.bytes_at(v, p), rate_bps, self.flops_until(v, self.l) - local_flops, c * f_edge);
         let total = latency.total();
         let utility = self.task_utility(ctx.task, v, total);
         DeviceOutcome { latency, total, utility }

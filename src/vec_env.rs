@@ -15,6 +15,7 @@ use crate::action::{all_entries_valid, validate_action, ActionRef};
 use crate::env::{info_f64_len, info_i64_len, Env, InfoMut, Snapshot, Status};
 use crate::error::{ActionError, SnapshotError, StepError};
 use crate::scenario::Scenario;
+use crate::sim::lanes::{Portable, Vector};
 
 /// What the vector env does when an episode ends (Gymnasium 1.x `AutoresetMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,40 +135,27 @@ impl VecEnv {
         }
     }
 
-    /// Runs `f(env_index, env, row)` for every environment, serially or on the pool in chunks.
-    fn for_each_row<F>(&mut self, bufs: VecBuffers<'_>, f: F)
-    where
-        F: Fn(usize, &mut Env, Row<'_>) + Sync,
-    {
+    /// Applies `op` to every environment and its rows, serially or on the pool in chunks.
+    fn for_each_row<O: RowOp>(&mut self, bufs: VecBuffers<'_>, op: &O) {
         self.check_buffers(&bufs);
         let (n, od) = (self.scenario.n, self.scenario.obs_dim());
-        let (lf, li) = (info_f64_len(n), info_i64_len(n));
-        let serial = self.serial();
-        let chunk = if serial { self.envs.len().max(1) } else { self.chunk_len() };
-        let nchunks = self.envs.len().div_ceil(chunk);
-        let run_chunk = |(ci, (envs, obs, rewards, terminated, truncated, info_f, info_i, final_obs, final_f, final_i)): (usize, ChunkParts<'_>)| {
-            let mut info_parts = pair(info_f, info_i);
-            let mut final_parts = pair(final_f, final_i);
-            let mut final_obs = final_obs;
-            for (j, env) in envs.iter_mut().enumerate() {
-                let row = Row {
-                    obs: &mut obs[j * od..(j + 1) * od],
-                    reward: &mut rewards[j],
-                    terminated: &mut terminated[j],
-                    truncated: &mut truncated[j],
-                    info: info_parts.as_mut().map(|(fb, ib)| InfoMut { f: &mut fb[j * lf..(j + 1) * lf], i: &mut ib[j * li..(j + 1) * li] }),
-                    final_obs: final_obs.as_deref_mut().map(|fo| &mut fo[j * od..(j + 1) * od]),
-                    final_info: final_parts.as_mut().map(|(fb, ib)| InfoMut { f: &mut fb[j * lf..(j + 1) * lf], i: &mut ib[j * li..(j + 1) * li] }),
-                };
-                f(ci * chunk + j, env, row);
+        let shape = ChunkShape { od, lf: info_f64_len(n), li: info_i64_len(n), chunk: if self.serial() { self.envs.len().max(1) } else { self.chunk_len() } };
+        let nchunks = self.envs.len().div_ceil(shape.chunk);
+        let run_chunk = |parts: (usize, ChunkParts<'_>)| {
+            #[cfg(target_arch = "x86_64")]
+            if simd_level::has_v3() {
+                // SAFETY: the CPU supports every feature `run_chunk_v3` enables.
+                return unsafe { simd_level::run_chunk_v3(op, &shape, parts) };
             }
+            run_chunk::<O, Portable>(op, &shape, parts)
         };
         let (info_f, info_i) = split_info(bufs.info);
         let (final_f, final_i) = split_info(bufs.final_info);
-        if serial {
+        if nchunks <= 1 {
             run_chunk((0, (&mut self.envs[..], bufs.obs, bufs.rewards, bufs.terminated, bufs.truncated, info_f, info_i, bufs.final_obs, final_f, final_i)));
             return;
         }
+        let chunk = shape.chunk;
         let (obs, rewards, terminated, truncated, final_obs) = (bufs.obs, bufs.rewards, bufs.terminated, bufs.truncated, bufs.final_obs);
         let envs = &mut self.envs;
         self.pool.get().install(|| {
@@ -177,11 +165,11 @@ impl VecEnv {
                 rewards.par_chunks_mut(chunk),
                 terminated.par_chunks_mut(chunk),
                 truncated.par_chunks_mut(chunk),
-                opt_chunks(info_f, chunk * lf, nchunks),
-                opt_chunks(info_i, chunk * li, nchunks),
+                opt_chunks(info_f, chunk * shape.lf, nchunks),
+                opt_chunks(info_i, chunk * shape.li, nchunks),
                 opt_chunks(final_obs, chunk * od, nchunks),
-                opt_chunks(final_f, chunk * lf, nchunks),
-                opt_chunks(final_i, chunk * li, nchunks),
+                opt_chunks(final_f, chunk * shape.lf, nchunks),
+                opt_chunks(final_i, chunk * shape.li, nchunks),
             )
                 .into_par_iter()
                 .enumerate()
@@ -201,15 +189,7 @@ impl VecEnv {
         } else {
             self.ever_reset = true;
         }
-        self.for_each_row(bufs, |i, env, row| {
-            if mask.is_some_and(|m| !m[i]) {
-                return;
-            }
-            env.reset(seeds.map(|s| s[i]), row.obs, row.info);
-            *row.reward = 0.0;
-            *row.terminated = false;
-            *row.truncated = false;
-        });
+        self.for_each_row(bufs, &ResetRows { seeds, mask });
         if mask.is_some() {
             self.ever_reset = self.envs.iter().all(|e| e.status() != Status::NeverReset);
         }
@@ -237,33 +217,8 @@ impl VecEnv {
             return Err(StepError::NeedsReset { env: 0, ever_reset: false });
         }
         self.validate(action)?;
-        let n = self.scenario.n;
-        let mode = self.autoreset;
-        self.for_each_row(bufs, |i, env, row| {
-            if env.status() != Status::Running {
-                // NEXT_STEP: the previous step ended this episode; this step starts the next one.
-                env.reset(None, row.obs, row.info);
-                *row.reward = 0.0;
-                *row.terminated = false;
-                *row.truncated = false;
-                return;
-            }
-            let mut info = row.info;
-            let out = env.step_prevalidated(&action.row(i, n), row.obs, info.as_mut().map(|x| x.reborrow()));
-            *row.reward = out.reward;
-            *row.terminated = out.terminated;
-            *row.truncated = out.truncated;
-            if mode == AutoresetMode::SameStep && (out.terminated || out.truncated) {
-                if let Some(fo) = row.final_obs {
-                    fo.copy_from_slice(row.obs);
-                }
-                if let (Some(fi), Some(info)) = (row.final_info, info.as_ref()) {
-                    fi.f.copy_from_slice(info.f);
-                    fi.i.copy_from_slice(info.i);
-                }
-                env.reset(None, row.obs, info);
-            }
-        });
+        let rows = StepRows { action, n: self.scenario.n, mode: self.autoreset };
+        self.for_each_row(bufs, &rows);
         Ok(())
     }
 
@@ -325,6 +280,102 @@ impl VecEnv {
     }
 }
 
+/// What [`VecEnv::for_each_row`] does to one environment and its rows. `apply` is `#[inline(always)]` so
+/// that the whole step is compiled into each chunk runner, the x86-64-v3 one included.
+trait RowOp: Sync {
+    /// Works on environment `env_index` with lane math `V`.
+    fn apply<V: Vector>(&self, env_index: usize, env: &mut Env, row: Row<'_>);
+}
+
+/// Resets the environments selected by `mask` (all without one), reseeding from `seeds` if given.
+struct ResetRows<'a> {
+    seeds: Option<&'a [u64]>,
+    mask: Option<&'a [bool]>,
+}
+
+impl RowOp for ResetRows<'_> {
+    #[inline(always)]
+    fn apply<V: Vector>(&self, i: usize, env: &mut Env, row: Row<'_>) {
+        if self.mask.is_some_and(|m| !m[i]) {
+            return;
+        }
+        env.reset(self.seeds.map(|s| s[i]), row.obs, row.info);
+        *row.reward = 0.0;
+        *row.terminated = false;
+        *row.truncated = false;
+    }
+}
+
+/// Steps every environment with its row of a validated batch action, autoresetting as `mode` says.
+struct StepRows<'a> {
+    action: &'a ActionRef<'a>,
+    n: usize,
+    mode: AutoresetMode,
+}
+
+impl RowOp for StepRows<'_> {
+    #[inline(always)]
+    fn apply<V: Vector>(&self, i: usize, env: &mut Env, row: Row<'_>) {
+        if env.status() != Status::Running {
+            // NEXT_STEP: the previous step ended this episode; this step starts the next one.
+            env.reset(None, row.obs, row.info);
+            *row.reward = 0.0;
+            *row.terminated = false;
+            *row.truncated = false;
+            return;
+        }
+        let mut info = row.info;
+        let out = env.step_prevalidated::<V>(&self.action.row(i, self.n), row.obs, info.as_mut().map(|x| x.reborrow()));
+        *row.reward = out.reward;
+        *row.terminated = out.terminated;
+        *row.truncated = out.truncated;
+        if self.mode == AutoresetMode::SameStep && (out.terminated || out.truncated) {
+            if let Some(fo) = row.final_obs {
+                fo.copy_from_slice(row.obs);
+            }
+            if let (Some(fi), Some(info)) = (row.final_info, info.as_ref()) {
+                fi.f.copy_from_slice(info.f);
+                fi.i.copy_from_slice(info.i);
+            }
+            env.reset(None, row.obs, info);
+        }
+    }
+}
+
+/// Row lengths of one chunk's buffers.
+struct ChunkShape {
+    /// Observation length.
+    od: usize,
+    /// Float info length.
+    lf: usize,
+    /// Integer info length.
+    li: usize,
+    /// Environments per chunk.
+    chunk: usize,
+}
+
+/// Applies `op` to the environments of chunk `ci` and their rows.
+#[inline(always)]
+fn run_chunk<O: RowOp, V: Vector>(op: &O, shape: &ChunkShape, (ci, parts): (usize, ChunkParts<'_>)) {
+    let (envs, obs, rewards, terminated, truncated, info_f, info_i, final_obs, final_f, final_i) = parts;
+    let ChunkShape { od, lf, li, chunk } = *shape;
+    let mut info_parts = pair(info_f, info_i);
+    let mut final_parts = pair(final_f, final_i);
+    let mut final_obs = final_obs;
+    for (j, env) in envs.iter_mut().enumerate() {
+        let row = Row {
+            obs: &mut obs[j * od..(j + 1) * od],
+            reward: &mut rewards[j],
+            terminated: &mut terminated[j],
+            truncated: &mut truncated[j],
+            info: info_parts.as_mut().map(|(fb, ib)| InfoMut { f: &mut fb[j * lf..(j + 1) * lf], i: &mut ib[j * li..(j + 1) * li] }),
+            final_obs: final_obs.as_deref_mut().map(|fo| &mut fo[j * od..(j + 1) * od]),
+            final_info: final_parts.as_mut().map(|(fb, ib)| InfoMut { f: &mut fb[j * lf..(j + 1) * lf], i: &mut ib[j * li..(j + 1) * li] }),
+        };
+        op.apply::<V>(ci * chunk + j, env, row);
+    }
+}
+
 type ChunkParts<'a> = (
     &'a mut [Env],
     &'a mut [f32],
@@ -337,6 +388,34 @@ type ChunkParts<'a> = (
     Option<&'a mut [f64]>,
     Option<&'a mut [i64]>,
 );
+
+/// Runtime dispatch of the hot loop to x86-64-v3 (AVX2, FMA, BMI) code.
+///
+/// The step code is `#[inline(always)]` down to the lane math, so calling it through [`simd_level::run_chunk_v3`]
+/// compiles a second copy of it with wider instructions. Only instruction selection changes: Rust never fuses
+/// a multiply and an add on its own, so both copies compute bit-identical results (the determinism tests
+/// compare a vector env, which takes this path, with single envs, which do not).
+#[cfg(target_arch = "x86_64")]
+mod simd_level {
+    /// Whether this CPU runs x86-64-v3 code (detected once, then a cached load).
+    #[inline]
+    pub fn has_v3() -> bool {
+        std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("bmi2")
+            && std::is_x86_feature_detected!("lzcnt")
+    }
+
+    /// [`super::run_chunk`] compiled for x86-64-v3.
+    ///
+    /// # Safety
+    /// The CPU must support the enabled features ([`has_v3`]).
+    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
+    pub(super) unsafe fn run_chunk_v3<O: super::RowOp>(op: &O, shape: &super::ChunkShape, parts: (usize, super::ChunkParts<'_>)) {
+        super::run_chunk::<O, crate::sim::lanes::Avx2>(op, shape, parts)
+    }
+}
 
 /// A rayon pool owned by one vector env: built on first use, rebuilt in a forked child.
 struct OwnedPool {

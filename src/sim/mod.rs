@@ -3,6 +3,7 @@
 //! [`crate::env`] composes them into a step.
 
 pub mod compute;
+pub mod lanes;
 pub mod load;
 pub mod radio;
 pub mod tasks;

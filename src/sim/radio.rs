@@ -1,5 +1,7 @@
 //! Uplink radio: 3GPP macro path loss, Gauss-Markov Rayleigh fading, FDMA Shannon rate, mobility.
 
+use super::lanes;
+
 /// Noise power spectral density `N0`, W/Hz, from thermal density (dBm/Hz) and noise figure (dB):
 /// `10^((noise_dbm_per_hz + noise_figure_db - 30) / 10)`.
 pub fn noise_psd_w_per_hz(noise_dbm_per_hz: f64, noise_figure_db: f64) -> f64 {
@@ -18,26 +20,35 @@ pub fn channel_gain(d_m: f64, h_re: f64, h_im: f64, pl_1km_db: f64, slope_db: f6
     10f64.powf(-path_loss_db(d_m, pl_1km_db, slope_db) / 10.0) * (h_re * h_re + h_im * h_im)
 }
 
-/// `log2(1 + x)` for `x >= 0`: the fast `log2` where `1 + x` loses nothing that matters, `ln_1p` for weak
-/// links where it would (relative error below 1e-12 either way).
+/// `log2(1 + x)` for `x >= 0`, accurate for weak links too (relative error of a few ulp). It runs the
+/// lane code of [`lanes`], so a rate computed alone equals the same rate computed in a batch.
 #[inline]
 pub fn log2_1p(x: f64) -> f64 {
-    if x > 1e-4 {
-        (1.0 + x).log2()
-    } else {
-        x.ln_1p() * std::f64::consts::LOG2_E
-    }
+    lanes::scalar(x, lanes::log2_1p_lanes::<lanes::Portable>)
+}
+
+/// Signal-to-noise ratio `P g / (W N0)` of a link `width_hz` wide.
+#[inline]
+pub fn snr(width_hz: f64, power_w: f64, gain: f64, n0: f64) -> f64 {
+    power_w * gain / (width_hz * n0)
 }
 
 /// Achievable rate, bit/s, of a device holding share `b` of bandwidth `bw_hz`:
 /// `b B log2(1 + P g / (b B N0))`. Zero for a zero share.
 #[inline]
 pub fn rate_bps(share: f64, bw_hz: f64, power_w: f64, gain: f64, n0: f64) -> f64 {
+    rate_from_log2(share, share * bw_hz, log2_1p(snr(share * bw_hz, power_w, gain, n0)))
+}
+
+/// The rate `W log2(1 + snr)` of share `b` (width `W = b B`) from its already computed `log2(1 + snr)`:
+/// the last step of [`rate_bps`], for callers that evaluate the logarithms of many links at once.
+#[inline]
+pub fn rate_from_log2(share: f64, width_hz: f64, log2_1p_snr: f64) -> f64 {
     if share <= 0.0 {
-        return 0.0;
+        0.0
+    } else {
+        width_hz * log2_1p_snr
     }
-    let w = share * bw_hz;
-    w * log2_1p(power_w * gain / (w * n0))
 }
 
 /// Full-band spectral efficiency `log2(1 + P g / (B N0))`, bit/s/Hz.
@@ -48,10 +59,15 @@ pub fn spectral_efficiency(bw_hz: f64, power_w: f64, gain: f64, n0: f64) -> f64 
 
 /// One Gauss-Markov step of a complex fading coefficient: `h' = a h + sqrt(1 - a^2) e` with
 /// `e = (z_re + i z_im) / sqrt(2)`, `z` standard normal, so `e ~ CN(0, 1)` and `E|h'|^2 = 1` in steady state.
+/// `scale` is [`fading_innovation_scale`]`(a)`, computed once per scenario rather than a square root per step.
 #[inline]
-pub fn fading_step(h_re: f64, h_im: f64, a: f64, z_re: f64, z_im: f64) -> (f64, f64) {
-    let s = (1.0 - a * a).sqrt() * std::f64::consts::FRAC_1_SQRT_2;
-    (a * h_re + s * z_re, a * h_im + s * z_im)
+pub fn fading_step(h_re: f64, h_im: f64, a: f64, scale: f64, z_re: f64, z_im: f64) -> (f64, f64) {
+    (a * h_re + scale * z_re, a * h_im + scale * z_im)
+}
+
+/// The factor `sqrt(1 - a^2) / sqrt(2)` of the standard normals in a fading step with correlation `a`.
+pub fn fading_innovation_scale(a: f64) -> f64 {
+    (1.0 - a * a).sqrt() * std::f64::consts::FRAC_1_SQRT_2
 }
 
 /// A `CN(0, 1)` draw from two standard normals.
@@ -116,10 +132,10 @@ mod tests {
     #[test]
     fn fading_keeps_unit_power_in_expectation_form() {
         // With a = 0 the new coefficient is the innovation alone.
-        let (re, im) = fading_step(5.0, -3.0, 0.0, 1.0, 2.0);
+        let (re, im) = fading_step(5.0, -3.0, 0.0, fading_innovation_scale(0.0), 1.0, 2.0);
         assert!(close(re, std::f64::consts::FRAC_1_SQRT_2, 1e-15) && close(im, 2.0 * std::f64::consts::FRAC_1_SQRT_2, 1e-15));
         // With a = 1 it never changes.
-        assert_eq!(fading_step(0.3, 0.4, 1.0, 9.0, 9.0), (0.3, 0.4));
+        assert_eq!(fading_step(0.3, 0.4, 1.0, fading_innovation_scale(1.0), 9.0, 9.0), (0.3, 0.4));
     }
 
     #[test]
