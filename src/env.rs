@@ -178,8 +178,8 @@ pub struct Env {
     t: u32,
     status: Status,
     rng: EnvRng,
-    /// Cache of each device's linear path gain `10^(-PL(d)/10)`, refreshed whenever a distance changes:
-    /// it is the only transcendental the state needs twice per step.
+    /// Each device's linear path gain `10^(-PL(d)/10)`, recomputed for all devices at once whenever the
+    /// distances change (reset, transition, restore): the observation and the next step's rates both use it.
     path_gain: Vec<f64>,
 }
 
