@@ -104,6 +104,10 @@ pub struct StepNoise {
     pub u_edge_load: f64,
 }
 
+/// The observation's `task_as`, `task_ls` entries per task code, looked up rather than branched on (the
+/// task is random, so a branch would be mispredicted often).
+const TASK_ONE_HOT: [[f32; 2]; 3] = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]];
+
 /// Names of the float info fields, in buffer order.
 pub const INFO_F64_FIELDS: [&str; 12] =
     ["channel_gain", "device_flops", "backlog_s", "bandwidth_share", "compute_share", "t_wait", "t_local", "t_tx", "t_edge", "latency", "accuracy", "utility"];
@@ -286,7 +290,8 @@ impl Env {
 
         // Equal-length views let the compiler drop the bounds checks in the loops below.
         let (version, partition, bandwidth, compute) = (&a.version[..n], &a.partition[..n], &a.bandwidth[..n], &a.compute[..n]);
-        let offloads = |k: usize, task: u8| task != tasks::TASK_NONE && (partition[k] as usize) < l;
+        // `&`, not `&&`: both halves are cheap, and a branch on random decisions is mispredicted often.
+        let offloads = |k: usize, task: u8| (task != tasks::TASK_NONE) & ((partition[k] as usize) < l);
 
         // Share normalisers over the offloading devices S.
         let (mut sum_b, mut sum_c) = (0.0, 0.0);
@@ -439,8 +444,7 @@ impl Env {
             let spectral = lanes::log2_1p_lanes::<V>(snr);
             for (j, ((dev, o), se)) in devs.iter().zip(obs.chunks_exact_mut(OBS_PER_DEVICE)).zip(spectral).enumerate() {
                 let k = g * lanes::LANES + j;
-                o[0] = (dev.task == tasks::TASK_AS) as u8 as f32;
-                o[1] = (dev.task == tasks::TASK_LS) as u8 as f32;
+                [o[0], o[1]] = TASK_ONE_HOT[dev.task as usize];
                 o[2] = (se / 20.0).min(2.0) as f32;
                 o[3] = obs_compute[k * kd + dev.load as usize] as f32;
                 o[4] = sc.device_levels[dev.load as usize] as f32;

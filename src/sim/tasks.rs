@@ -8,18 +8,12 @@ pub const TASK_AS: u8 = 1;
 pub const TASK_LS: u8 = 2;
 
 /// The task of a device in a slot from two uniform draws: it arrives when `u_arrive < arrival_prob` and
-/// is accuracy-sensitive when `u_type < as_ratio`.
+/// is accuracy-sensitive when `u_type < as_ratio`. Branch-free: the type is a coin flip no predictor can learn.
 #[inline]
 pub fn draw_task(u_arrive: f64, u_type: f64, arrival_prob: f64, as_ratio: f64) -> u8 {
-    if u_arrive < arrival_prob {
-        if u_type < as_ratio {
-            TASK_AS
-        } else {
-            TASK_LS
-        }
-    } else {
-        TASK_NONE
-    }
+    let arrives = (u_arrive < arrival_prob) as u8;
+    let latency_sensitive = (u_type >= as_ratio) as u8;
+    arrives * (TASK_AS + latency_sensitive)
 }
 
 /// Normalised accuracy `clip((A - lo) / (hi - lo), 0, 1)`.
