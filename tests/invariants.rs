@@ -53,7 +53,7 @@ fn actions(sc: &Scenario, seed: u64, step: usize) -> (Vec<i64>, Vec<i64>, Vec<f6
     let v = (0..n).map(|_| (next() % sc.m as u64) as i64).collect();
     let p = (0..n).map(|_| (next() % (sc.l as u64 + 1)) as i64).collect();
     // Weights include exact zeros (floored to eps) and values above 1.
-    let w = |r: u64| if r % 5 == 0 { 0.0 } else { (r % 1000) as f64 / 400.0 };
+    let w = |r: u64| if r.is_multiple_of(5) { 0.0 } else { (r % 1000) as f64 / 400.0 };
     let b = (0..n).map(|_| w(next())).collect();
     let c = (0..n).map(|_| w(next())).collect();
     (v, p, b, c)

@@ -144,34 +144,19 @@ mod avx2 {
         };
     }
 
-    impl Add for Avx2 {
-        type Output = Self;
-        #[inline(always)]
-        fn add(self, o: Self) -> Self {
-            both!(_mm256_add_pd, self, o)
-        }
+    /// The arithmetic operator `$trait::$method` as the intrinsic `$f` on both halves.
+    macro_rules! arith {
+        ($($trait:ident::$method:ident => $f:ident),*) => {$(
+            impl $trait for Avx2 {
+                type Output = Self;
+                #[inline(always)]
+                fn $method(self, o: Self) -> Self {
+                    both!($f, self, o)
+                }
+            }
+        )*};
     }
-    impl Sub for Avx2 {
-        type Output = Self;
-        #[inline(always)]
-        fn sub(self, o: Self) -> Self {
-            both!(_mm256_sub_pd, self, o)
-        }
-    }
-    impl Mul for Avx2 {
-        type Output = Self;
-        #[inline(always)]
-        fn mul(self, o: Self) -> Self {
-            both!(_mm256_mul_pd, self, o)
-        }
-    }
-    impl Div for Avx2 {
-        type Output = Self;
-        #[inline(always)]
-        fn div(self, o: Self) -> Self {
-            both!(_mm256_div_pd, self, o)
-        }
-    }
+    arith!(Add::add => _mm256_add_pd, Sub::sub => _mm256_sub_pd, Mul::mul => _mm256_mul_pd, Div::div => _mm256_div_pd);
 
     impl Vector for Avx2 {
         #[inline(always)]
