@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use mcia::env::{info_f64_len, info_i64_len};
-use mcia::policies::{by_name, ActionBuffers, POLICY_NAMES};
+use mcia::policies::{by_name, ActionBuffers, PolicyOptions, POLICY_NAMES};
 use mcia::{ActionRef, AutoresetMode, Config, InfoMut, Scenario, VecBuffers, VecEnv};
 
 fn arg(name: &str, default: usize) -> usize {
@@ -23,7 +23,8 @@ fn main() {
     println!("envs={b} threads={threads} steps={steps} devices={n}");
     println!("{:<14} {:>16} {:>16} {:>12}", "policy", "env-decisions/s", "device-dec/s", "mean reward");
     for name in POLICY_NAMES {
-        let policy = by_name(name, &sc, None, 0).expect("built-in policy");
+        // `static` searches its table first (a few seconds).
+        let policy = by_name(name, &sc, &PolicyOptions::default()).expect("built-in policy");
         let mut venv = VecEnv::new(sc.clone(), b, 0, AutoresetMode::NextStep, threads);
         let (mut obs, mut rew, mut te, mut tr) = (vec![0.0f32; b * sc.obs_dim()], vec![0.0; b], vec![false; b], vec![false; b]);
         let (mut inf_f, mut inf_i) = (vec![0.0; b * info_f64_len(n)], vec![0; b * info_i64_len(n)]);

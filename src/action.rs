@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn errors_name_env_device_and_field() {
-        let sc = Scenario::new(&Config::default()).unwrap();
+        let sc = Scenario::new(&Config::preset("v0-light").unwrap()).unwrap();
         let v = [0i64, 1, 2, 3, 0];
         let p = [0i64, 16, 5, 5, 0];
         let w = [0.5; 5];

@@ -61,8 +61,8 @@ pub fn builtin_device_classes() -> BTreeMap<String, f64> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DevicesConfig {
-    /// Class of each end device, by catalog name; its length is the number of devices N
-    /// (default `["pi_zero_2w", "pi4", "pi4", "pi5", "n100"]`).
+    /// Class of each end device, by catalog name; its length is the number of devices N (default N = 10:
+    /// `["pi_zero_2w", "pi_zero_2w", "pi4", "pi4", "pi4", "pi4", "pi5", "pi5", "n100", "n100"]`).
     pub device_classes: Vec<String>,
     /// Device-class catalog: name -> HPL peak GFLOPS. Entries given in a config are merged over the
     /// built-in catalog (pi_zero_2w 0.370, pi4 11.889, pi5 35.169, n100 62.851), so users add classes
@@ -83,7 +83,7 @@ fn merge_over_builtin_classes<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMa
 impl Default for DevicesConfig {
     fn default() -> Self {
         Self {
-            device_classes: ["pi_zero_2w", "pi4", "pi4", "pi5", "n100"].iter().map(|s| s.to_string()).collect(),
+            device_classes: ["pi_zero_2w", "pi_zero_2w", "pi4", "pi4", "pi4", "pi4", "pi5", "pi5", "n100", "n100"].iter().map(|s| s.to_string()).collect(),
             class_gflops: builtin_device_classes(),
             device_efficiency: 0.5,
         }
@@ -110,7 +110,7 @@ impl Default for EdgeConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RadioConfig {
-    /// Uplink bandwidth shared by all devices through FDMA, Hz (default 10e6).
+    /// Uplink bandwidth shared by all devices through FDMA, Hz (default 2e6, an IoT-grade LTE-M class uplink).
     pub bandwidth_hz: f64,
     /// Transmit power of each device, W (default 0.1).
     pub tx_power_w: f64,
@@ -124,7 +124,7 @@ pub struct RadioConfig {
     pub path_loss_slope_db: f64,
     /// Smallest device-edge distance, m; also the reflecting lower bound of mobility (default 50).
     pub distance_min_m: f64,
-    /// Largest device-edge distance, m; the reflecting upper bound and the observation scale (default 300).
+    /// Largest device-edge distance, m; the reflecting upper bound and the observation scale (default 400).
     pub distance_max_m: f64,
     /// Device speed of the random walk, m/s: per slot `d += U(-1, 1) * mobility_mps * slot_s` (default 1.0).
     pub mobility_mps: f64,
@@ -135,14 +135,14 @@ pub struct RadioConfig {
 impl Default for RadioConfig {
     fn default() -> Self {
         Self {
-            bandwidth_hz: 10e6,
+            bandwidth_hz: 2e6,
             tx_power_w: 0.1,
             noise_dbm_per_hz: -174.0,
             noise_figure_db: 5.0,
             path_loss_at_1km_db: 128.1,
             path_loss_slope_db: 37.6,
             distance_min_m: 50.0,
-            distance_max_m: 300.0,
+            distance_max_m: 400.0,
             mobility_mps: 1.0,
             fading_correlation: 0.9,
         }
@@ -158,12 +158,12 @@ fn default_transition() -> Vec<Vec<f64>> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoadConfig {
-    /// Device background load levels, each in [0, 1) (default [0.0, 0.3, 0.6]).
+    /// Device background load levels, each in [0, 1) (default [0.0, 0.4, 0.7]).
     pub device_levels: Vec<f64>,
     /// Row-stochastic transition matrix of the device chains, row = current level
     /// (default [[0.8,0.15,0.05],[0.1,0.8,0.1],[0.05,0.15,0.8]]).
     pub device_transition: Vec<Vec<f64>>,
-    /// Edge background load levels, each in [0, 1) (default [0.0, 0.25, 0.5]).
+    /// Edge background load levels, each in [0, 1) (default [0.0, 0.4, 0.7]).
     pub edge_levels: Vec<f64>,
     /// Row-stochastic transition matrix of the edge chain (default as `device_transition`).
     pub edge_transition: Vec<Vec<f64>>,
@@ -172,9 +172,9 @@ pub struct LoadConfig {
 impl Default for LoadConfig {
     fn default() -> Self {
         Self {
-            device_levels: vec![0.0, 0.3, 0.6],
+            device_levels: vec![0.0, 0.4, 0.7],
             device_transition: default_transition(),
-            edge_levels: vec![0.0, 0.25, 0.5],
+            edge_levels: vec![0.0, 0.4, 0.7],
             edge_transition: default_transition(),
         }
     }
@@ -200,9 +200,9 @@ pub struct TasksConfig {
     pub arrival_prob: f64,
     /// Probability that a task is accuracy-sensitive, in [0, 1] (default 0.5).
     pub as_ratio: f64,
-    /// Accuracy-sensitive tasks (default weight 0.8, deadline 0.5 s, min accuracy 0.65).
+    /// Accuracy-sensitive tasks (default weight 0.8, deadline 0.3 s, min accuracy 0.65).
     pub accuracy_sensitive: TaskTypeConfig,
-    /// Latency-sensitive tasks (default weight 0.2, deadline 0.1 s, min accuracy 0.40).
+    /// Latency-sensitive tasks (default weight 0.3, deadline 0.15 s, min accuracy 0.55).
     pub latency_sensitive: TaskTypeConfig,
 }
 
@@ -211,8 +211,8 @@ impl Default for TasksConfig {
         Self {
             arrival_prob: 0.9,
             as_ratio: 0.5,
-            accuracy_sensitive: TaskTypeConfig { weight: 0.8, deadline_s: 0.5, min_accuracy: 0.65 },
-            latency_sensitive: TaskTypeConfig { weight: 0.2, deadline_s: 0.1, min_accuracy: 0.40 },
+            accuracy_sensitive: TaskTypeConfig { weight: 0.8, deadline_s: 0.3, min_accuracy: 0.65 },
+            latency_sensitive: TaskTypeConfig { weight: 0.3, deadline_s: 0.15, min_accuracy: 0.55 },
         }
     }
 }
@@ -268,7 +268,8 @@ pub struct ZooConfig {
     /// Ordered version names deployed; the action's `version` indexes this list
     /// (default `["1.0_224", "0.75_224", "0.5_224", "0.25_224"]`).
     pub versions: Vec<String>,
-    /// Bytes per element of an intermediate feature map on the wire (default 1: int8 compression).
+    /// Bytes per element of an intermediate feature map on the wire (default 0.25: int8 quantisation plus
+    /// entropy coding of the sparse post-ReLU features, about 4x; the raw image stays uint8).
     pub feature_bytes_per_element: f64,
 }
 
@@ -279,7 +280,7 @@ impl Default for ZooConfig {
             profile_file: None,
             profile: None,
             versions: ["1.0_224", "0.75_224", "0.5_224", "0.25_224"].iter().map(|s| s.to_string()).collect(),
-            feature_bytes_per_element: 1.0,
+            feature_bytes_per_element: 0.25,
         }
     }
 }
@@ -556,8 +557,11 @@ mod tests {
     fn defaults_are_valid_and_match_the_spec() {
         let c = Config::default();
         c.validate().unwrap();
-        assert_eq!(c.num_devices(), 5);
-        assert_eq!(c.radio.bandwidth_hz, 10e6);
+        assert_eq!(c.num_devices(), 10);
+        assert_eq!(c.radio.bandwidth_hz, 2e6);
+        assert_eq!(c.load.edge_levels, [0.0, 0.4, 0.7]);
+        assert_eq!(c.tasks.latency_sensitive, TaskTypeConfig { weight: 0.3, deadline_s: 0.15, min_accuracy: 0.55 });
+        assert_eq!(c.zoo.feature_bytes_per_element, 0.25);
         assert_eq!(c.class_gflops("pi5"), Some(35.169));
         assert_eq!(c.zoo.versions.len(), 4);
     }

@@ -15,7 +15,7 @@ use crate::action::{validate_action, ActionRef};
 use crate::error::{SnapshotError, StepError};
 use crate::scenario::{Scenario, OBS_PER_DEVICE};
 use crate::sim::lanes::{Portable, Vector};
-use crate::sim::{compute, lanes, load, radio, tasks};
+use crate::sim::{compute, lanes, load, radio, shares, tasks};
 
 /// The random number generator of one environment: xoshiro256++, 32 bytes of state, serialisable, and
 /// about 10% fewer instructions per step than ChaCha8 (measured with callgrind on the rollout example).
@@ -56,6 +56,8 @@ pub struct Snapshot {
     pub t: u32,
     /// Index of the edge background load level.
     pub edge_load: u8,
+    /// Work the edge still holds from earlier slots, `q_E`, seconds at full edge speed.
+    pub edge_backlog_s: f64,
     /// Per-device state, `[N]`.
     pub devices: Vec<DeviceState>,
     /// Episode status.
@@ -108,7 +110,7 @@ pub struct StepNoise {
 /// task is random, so a branch would be mispredicted often).
 const TASK_ONE_HOT: [[f32; 2]; 3] = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]];
 
-/// Names of the float info fields, in buffer order.
+/// Names of the float info fields, in buffer order (each `[N]`; the scalars [`INFO_F64_SCALARS`] follow).
 pub const INFO_F64_FIELDS: [&str; 12] =
     ["channel_gain", "device_flops", "backlog_s", "bandwidth_share", "compute_share", "t_wait", "t_local", "t_tx", "t_edge", "latency", "accuracy", "utility"];
 /// Names of the integer info fields, in buffer order.
@@ -128,6 +130,8 @@ mod fi {
     pub const ACC: usize = 10;
     pub const UTILITY: usize = 11;
 }
+/// Names of the scalar float info fields, stored after the per-device ones.
+pub const INFO_F64_SCALARS: [&str; 2] = ["edge_flops", "edge_backlog_s"];
 mod ii {
     pub const TASK: usize = 0;
     pub const VERSION: usize = 1;
@@ -137,9 +141,9 @@ mod ii {
 }
 
 /// Length of an environment's float info block: the fields field-major (`[field][device]`) and then the
-/// scalar `edge_flops`.
+/// scalars `edge_flops` and `edge_backlog_s`.
 pub fn info_f64_len(n: usize) -> usize {
-    INFO_F64_FIELDS.len() * n + 1
+    INFO_F64_FIELDS.len() * n + INFO_F64_SCALARS.len()
 }
 
 /// Length of an environment's integer info block (`[field][device]`).
@@ -179,6 +183,7 @@ pub struct Env {
     scenario: Arc<Scenario>,
     devices: Vec<DeviceState>,
     edge_load: u8,
+    edge_backlog_s: f64,
     t: u32,
     status: Status,
     rng: EnvRng,
@@ -195,6 +200,7 @@ impl Env {
         Self {
             devices: vec![blank; scenario.n],
             edge_load: 0,
+            edge_backlog_s: 0.0,
             t: 0,
             status: Status::NeverReset,
             rng: EnvRng::seed_from_u64(seed),
@@ -228,8 +234,13 @@ impl Env {
         self.edge_load
     }
 
+    /// Work the edge still holds from earlier slots, `q_E`, seconds.
+    pub fn edge_backlog_s(&self) -> f64 {
+        self.edge_backlog_s
+    }
+
     /// Starts a new episode. With `Some(seed)` the RNG is reseeded first (so the episode depends on the seed
-    /// alone); with `None` the RNG continues. Writes the observation (`[7N + 2]`) and, if given, the info
+    /// alone); with `None` the RNG continues. Writes the observation (`[7N + 3]`) and, if given, the info
     /// (state fields of the new slot; decision fields NaN / -1).
     pub fn reset(&mut self, seed: Option<u64>, obs: &mut [f32], info: Option<InfoMut<'_>>) {
         if let Some(s) = seed {
@@ -254,6 +265,7 @@ impl Env {
             };
         }
         self.edge_load = load::uniform_state(sc.edge_levels.len(), self.rng.random());
+        self.edge_backlog_s = 0.0;
         self.t = 0;
         self.status = Status::Running;
         self.refresh_path_gain::<Portable>();
@@ -285,7 +297,7 @@ impl Env {
         let cfg = &sc.config;
         let (n, l) = (sc.n, sc.l);
         let eps = cfg.action.min_share_weight;
-        let f_edge = self.edge_flops();
+        let edge = self.edge_context();
         let r = &cfg.radio;
 
         // Equal-length views let the compiler drop the bounds checks in the loops below.
@@ -294,22 +306,17 @@ impl Env {
         let offloads = |k: usize, task: u8| (task != tasks::TASK_NONE) & ((partition[k] as usize) < l);
 
         // Share normalisers over the offloading devices S.
-        let (mut sum_b, mut sum_c) = (0.0, 0.0);
-        for (k, dev) in self.devices.iter().enumerate() {
-            if offloads(k, dev.task) {
-                sum_b += bandwidth[k].max(eps);
-                sum_c += compute[k].max(eps);
-            }
-        }
+        let devices = &self.devices;
+        let (sum_b, sum_c) = shares::bid_sums(bandwidth, compute, eps, |k| offloads(k, devices[k].task));
 
-        let (mut utility_sum, mut tasks_seen) = (0.0, 0u32);
+        let (mut utility_sum, mut tasks_seen, mut edge_work) = (0.0, 0u32, 0.0);
         for g in 0..n.div_ceil(lanes::LANES) {
             let group = g * lanes::LANES..((g + 1) * lanes::LANES).min(n);
             // The uplink logarithms of the group's offloading devices at once (the others get a dummy 1).
             let mut snr = [1.0; lanes::LANES];
             for (x, k) in snr.iter_mut().zip(group.clone()) {
                 if offloads(k, self.devices[k].task) {
-                    *x = radio::snr(bandwidth[k].max(eps) / sum_b * r.bandwidth_hz, r.tx_power_w, self.gain(k), sc.n0);
+                    *x = radio::snr(shares::share(bandwidth[k], eps, sum_b) * r.bandwidth_hz, r.tx_power_w, self.gain(k), sc.n0);
                 }
             }
             let uplink_log2 = lanes::log2_1p_lanes::<V>(snr);
@@ -323,10 +330,13 @@ impl Env {
                     0.0
                 } else {
                     let (v, p) = (version[k] as usize, partition[k] as usize);
-                    let (b, c) = if p < l { (bandwidth[k].max(eps) / sum_b, compute[k].max(eps) / sum_c) } else { (0.0, 0.0) };
+                    let (b, c) = if p < l { (shares::share(bandwidth[k], eps, sum_b), shares::share(compute[k], eps, sum_c)) } else { (0.0, 0.0) };
                     let rate = if p < l { radio::rate_from_log2(b, b * r.bandwidth_hz, log2_snr) } else { 0.0 };
-                    let out = sc.device_outcome_at_rate(&ctx, f_edge, v, p, c, rate);
+                    let out = sc.device_outcome_at_rate(&ctx, &edge, v, p, c, rate);
                     utility_sum += out.utility;
+                    if p < l {
+                        edge_work += sc.flops_until(v, l) - sc.flops_until(v, p);
+                    }
                     tasks_seen += 1;
                     if let Some(info) = info.as_mut() {
                         let pr = &sc.prefs[ctx.task as usize];
@@ -359,8 +369,10 @@ impl Env {
             }
         }
         if let Some(info) = info.as_mut() {
-            info.f[INFO_F64_FIELDS.len() * n] = f_edge;
+            info.f[INFO_F64_FIELDS.len() * n] = edge.flops;
+            info.f[INFO_F64_FIELDS.len() * n + 1] = edge.backlog_s;
         }
+        self.edge_backlog_s = compute::next_edge_backlog(edge.backlog_s, edge_work, edge.flops, cfg.time.slot_s);
 
         self.transition::<V>();
         let reward = if tasks_seen > 0 { utility_sum / tasks_seen as f64 } else { 0.0 };
@@ -394,7 +406,7 @@ impl Env {
 
     /// Steps one slot. On error nothing changes.
     ///
-    /// `obs` receives the next observation (`[7N + 2]`); `info`, if given, the slot's info.
+    /// `obs` receives the next observation (`[7N + 3]`); `info`, if given, the slot's info.
     pub fn step(&mut self, action: &ActionRef<'_>, obs: &mut [f32], info: Option<InfoMut<'_>>) -> Result<StepOutcome, StepError> {
         self.step_indexed(0, action, obs, info)
     }
@@ -417,7 +429,7 @@ impl Env {
         self.advance::<V>(action, obs, info)
     }
 
-    /// Writes the observation of the current state into `obs` (`[7N + 2]`).
+    /// Writes the observation of the current state into `obs` (`[7N + 3]`).
     pub fn write_obs(&self, obs: &mut [f32]) {
         self.write_obs_with::<Portable>(obs);
     }
@@ -454,7 +466,8 @@ impl Env {
         }
         let tail = OBS_PER_DEVICE * sc.n;
         obs[tail] = sc.edge_levels[self.edge_load as usize] as f32;
-        obs[tail + 1] = (self.t as f64 / cfg.time.episode_slots as f64) as f32;
+        obs[tail + 1] = ((self.edge_backlog_s * inv_slot).min(10.0) / 10.0) as f32;
+        obs[tail + 2] = (self.t as f64 / cfg.time.episode_slots as f64) as f32;
     }
 
     /// Writes the state fields of the info (the state the next step will use); with `clear_decisions` the
@@ -472,6 +485,7 @@ impl Env {
             info.i[ii::TASK * n + k] = dev.task as i64;
         }
         info.f[INFO_F64_FIELDS.len() * n] = compute::effective_flops(sc.edge_peak_flops, sc.edge_levels[self.edge_load as usize]);
+        info.f[INFO_F64_FIELDS.len() * n + 1] = self.edge_backlog_s;
     }
 
     /// Recomputes every device's path gain from its distance, a lane group at a time.
@@ -489,7 +503,7 @@ impl Env {
 
     /// The full state, RNG included.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { t: self.t, edge_load: self.edge_load, devices: self.devices.clone(), status: self.status, rng: self.rng.clone() }
+        Snapshot { t: self.t, edge_load: self.edge_load, edge_backlog_s: self.edge_backlog_s, devices: self.devices.clone(), status: self.status, rng: self.rng.clone() }
     }
 
     /// Restores a state taken by [`Env::snapshot`] (of an environment of the same scenario). The snapshot is
@@ -501,6 +515,9 @@ impl Env {
         }
         if snap.edge_load as usize >= sc.edge_levels.len() {
             return Err(SnapshotError(format!("edge_load level {} out of range", snap.edge_load)));
+        }
+        if !(snap.edge_backlog_s.is_finite() && snap.edge_backlog_s >= 0.0) {
+            return Err(SnapshotError(format!("edge_backlog_s = {} must be finite and >= 0", snap.edge_backlog_s)));
         }
         if snap.t > sc.config.time.episode_slots {
             return Err(SnapshotError(format!("t = {} beyond episode_slots = {}", snap.t, sc.config.time.episode_slots)));
@@ -520,6 +537,7 @@ impl Env {
         }
         self.t = snap.t;
         self.edge_load = snap.edge_load;
+        self.edge_backlog_s = snap.edge_backlog_s;
         self.devices.copy_from_slice(&snap.devices);
         self.refresh_path_gain::<Portable>();
         self.status = snap.status;
@@ -544,15 +562,16 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
+    /// The revision-1 scenario (5 devices), whose values the hand computations below use.
     fn scenario() -> Arc<Scenario> {
-        Arc::new(Scenario::new(&Config::default()).unwrap())
+        Arc::new(Scenario::new(&Config::preset("v0-light").unwrap()).unwrap())
     }
 
     /// A hand-built state: every device holds a task, fixed channel and load.
     fn fixed_env() -> Env {
         let sc = scenario();
         let mut env = Env::new(sc, 0);
-        let mut obs = vec![0.0; 37];
+        let mut obs = vec![0.0; 38];
         env.reset(Some(0), &mut obs, None);
         for (k, d) in env.devices.iter_mut().enumerate() {
             *d = DeviceState { task: if k % 2 == 0 { 1 } else { 2 }, load: 1, distance_m: 100.0, h_re: 1.0, h_im: 0.0, backlog_s: 0.1 * k as f64 };
@@ -573,7 +592,7 @@ mod tests {
         let bandwidth = [0.5, 1.0, 1.0, 3.0, 0.0];
         let compute_w = [0.5, 1.0, 1.0, 1.0, 1.0];
         let a = ActionRef { version: &version, partition: &partition, bandwidth: &bandwidth, compute: &compute_w };
-        let mut obs = vec![0.0; 37];
+        let mut obs = vec![0.0; 38];
         let mut f = vec![0.0; info_f64_len(n)];
         let mut i = vec![0i64; info_i64_len(n)];
         let before = env.devices.clone();
@@ -627,7 +646,7 @@ mod tests {
         let mut env = fixed_env();
         env.devices[0].backlog_s = 0.75;
         env.t = 50;
-        let mut obs = vec![0.0; 37];
+        let mut obs = vec![0.0; 38];
         env.write_obs(&mut obs);
         let g = 10f64.powf(-(128.1 + 37.6 * (0.1f64).log10()) / 10.0);
         let se = ((1.0 + 0.1 * g / (10e6 * 10f64.powf(-19.9))).log2() / 20.0).min(2.0);
@@ -639,16 +658,17 @@ mod tests {
         assert_eq!(obs[6], (100.0 / 300.0) as f32);
         assert_eq!(&obs[7..9], &[0.0, 1.0]);
         assert_eq!(obs[35], 0.0);
-        assert_eq!(obs[36], 0.5);
+        assert_eq!(obs[36], 0.0);
+        assert_eq!(obs[37], 0.5);
     }
 
     #[test]
     fn episode_truncates_and_step_after_end_is_an_error() {
-        let mut cfg = Config::default();
+        let mut cfg = Config::preset("v0-light").unwrap();
         cfg.time.episode_slots = 3;
         let sc = Arc::new(Scenario::new(&cfg).unwrap());
         let mut env = Env::new(sc, 7);
-        let mut obs = vec![0.0; 37];
+        let mut obs = vec![0.0; 38];
         let zeros = [0i64; 5];
         let full = [16i64; 5];
         let w = [1.0; 5];
@@ -658,10 +678,70 @@ mod tests {
         assert!(!env.step(&a, &mut obs, None).unwrap().truncated);
         assert!(!env.step(&a, &mut obs, None).unwrap().truncated);
         assert!(env.step(&a, &mut obs, None).unwrap().truncated);
-        assert_eq!(obs[36], 1.0);
+        assert_eq!(obs[37], 1.0);
         let snap = env.snapshot();
         assert!(matches!(env.step(&a, &mut obs, None), Err(StepError::NeedsReset { ever_reset: true, .. })));
         assert_eq!(env.snapshot(), snap);
+    }
+
+    #[test]
+    fn edge_carries_work_over_two_slots() {
+        // Every device offloads the raw image (p = 0) of 1.0_224 with equal weights, twice, to an edge slowed
+        // to 1 GFLOP/s (2 GFLOPS peak at efficiency 0.5, no background load): each slot brings 5 x 1.14 GFLOP,
+        // 5.7 s of edge work, so the second slot's tasks wait for what the first slot left.
+        let mut cfg = Config::preset("v0-light").unwrap();
+        cfg.edge.edge_gflops = 2.0;
+        cfg.load.edge_levels = vec![0.0];
+        cfg.load.edge_transition = vec![vec![1.0]];
+        cfg.tasks.arrival_prob = 1.0;
+        let sc = Arc::new(Scenario::new(&cfg).unwrap());
+        let n = sc.n;
+        let mut env = Env::new(sc.clone(), 3);
+        let mut obs = vec![0.0; sc.obs_dim()];
+        env.reset(Some(3), &mut obs, None);
+        assert_eq!(obs[7 * n + 1], 0.0);
+        let (zeros, w) = ([0i64; 5], [1.0; 5]);
+        let a = ActionRef { version: &zeros, partition: &zeros, bandwidth: &w, compute: &w };
+        let work = sc.flops_until(0, sc.l);
+        let f_edge = 2e9 * 0.5;
+        assert_eq!(sc.edge_peak_flops, f_edge);
+        let (mut f, mut i) = (vec![0.0; info_f64_len(n)], vec![0i64; info_i64_len(n)]);
+
+        // Slot 0: the edge is empty; each task runs on a fifth of the edge.
+        env.step(&a, &mut obs, Some(InfoMut { f: &mut f, i: &mut i })).unwrap();
+        for k in 0..n {
+            assert_eq!(f[fi::EDGE * n + k], work / (0.2 * f_edge));
+        }
+        assert_eq!(f[INFO_F64_FIELDS.len() * n + 1], 0.0);
+        let q1 = 5.0 * work / f_edge - 0.5;
+        assert_eq!(env.edge_backlog_s(), (0.0 + 5.0 * work / f_edge - 0.5f64).max(0.0));
+        assert!((env.edge_backlog_s() - q1).abs() < 1e-12 && q1 > 5.0);
+        assert_eq!(obs[7 * n + 1], ((q1 / 0.5).min(10.0) / 10.0) as f32);
+
+        // Slot 1: every task first waits for q1, and the edge ends with q1 + 5 W / F_E - slot.
+        let q_held = env.edge_backlog_s();
+        env.step(&a, &mut obs, Some(InfoMut { f: &mut f, i: &mut i })).unwrap();
+        assert_eq!(f[INFO_F64_FIELDS.len() * n + 1], q_held);
+        for k in 0..n {
+            let want = q1 + work / (0.2 * f_edge);
+            assert!((f[fi::EDGE * n + k] - want).abs() < 1e-12 * want, "device {k}");
+            assert!((f[fi::LATENCY * n + k] - (f[fi::WAIT * n + k] + f[fi::LOCAL * n + k] + f[fi::TX * n + k] + want)).abs() < 1e-12 * want);
+        }
+        let q2 = q1 + 5.0 * work / f_edge - 0.5;
+        assert!((env.edge_backlog_s() - q2).abs() < 1e-12 * q2);
+        assert_eq!(obs[7 * n + 1], 1.0);
+
+        // Running locally neither waits for the edge nor adds to it: it drains by one slot.
+        let local = [sc.l as i64; 5];
+        let a = ActionRef { version: &zeros, partition: &local, bandwidth: &w, compute: &w };
+        env.step(&a, &mut obs, Some(InfoMut { f: &mut f, i: &mut i })).unwrap();
+        assert!((0..n).all(|k| f[fi::EDGE * n + k] == 0.0));
+        assert!((env.edge_backlog_s() - (q2 - 0.5)).abs() < 1e-12 * q2);
+        // Snapshots carry the edge backlog.
+        let snap = env.snapshot();
+        let mut other = Env::new(sc, 0);
+        other.restore(&snap).unwrap();
+        assert_eq!(other.edge_backlog_s(), env.edge_backlog_s());
     }
 
     #[test]
@@ -673,7 +753,7 @@ mod tests {
         let full = [16i64; 5];
         let w = [1.0; 5];
         let a = ActionRef { version: &zeros, partition: &full, bandwidth: &w, compute: &w };
-        let mut obs = vec![0.0; 37];
+        let mut obs = vec![0.0; 38];
         env.step(&a, &mut obs, None).unwrap();
         for (k, z) in noise.devices.iter().enumerate() {
             let (re, im) = radio::fading_step(before[k].h_re, before[k].h_im, 0.9, radio::fading_innovation_scale(0.9), z.z_re, z.z_im);

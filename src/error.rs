@@ -106,3 +106,27 @@ impl fmt::Display for SnapshotError {
 }
 
 impl std::error::Error for SnapshotError {}
+
+/// An invalid policy request: an unknown name, an option out of range, a table that does not fit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyError {
+    /// The option at fault, e.g. `name`, `version` or `table`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl PolicyError {
+    /// A new error for `field`.
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self { field: field.to_string(), message: message.into() }
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "policy {} {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for PolicyError {}

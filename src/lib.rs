@@ -28,6 +28,7 @@ pub mod config;
 pub mod env;
 pub mod error;
 pub mod policies;
+pub mod presets;
 pub mod rollout;
 pub mod scenario;
 pub mod sim;
@@ -40,7 +41,7 @@ mod python;
 
 pub use action::{validate_action, ActionRef};
 pub use config::Config;
-pub use env::{DeviceNoise, DeviceState, Env, InfoMut, Snapshot, Status, StepNoise, StepOutcome, INFO_F64_FIELDS, INFO_I64_FIELDS};
-pub use error::{ActionError, ConfigError, SnapshotError, StepError};
+pub use env::{DeviceNoise, DeviceState, Env, InfoMut, Snapshot, Status, StepNoise, StepOutcome, INFO_F64_FIELDS, INFO_F64_SCALARS, INFO_I64_FIELDS};
+pub use error::{ActionError, ConfigError, PolicyError, SnapshotError, StepError};
 pub use scenario::Scenario;
 pub use vec_env::{AutoresetMode, VecBuffers, VecEnv};

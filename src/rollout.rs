@@ -135,7 +135,7 @@ impl Rollout {
         RolloutStats { env_steps, seconds, env_steps_per_s: rate, device_steps_per_s: rate * self.vec.scenario().n as f64, mean_reward: total / env_steps.max(1) as f64 }
     }
 
-    /// The observations of the last step, `[B, 7N + 2]`.
+    /// The observations of the last step, `[B, 7N + 3]`.
     pub fn obs(&self) -> &[f32] {
         &self.obs
     }

@@ -122,9 +122,9 @@ impl Scenario {
         })
     }
 
-    /// Length of the observation vector, `7 N + 2`.
+    /// Length of the observation vector, `7 N + 3`.
     pub fn obs_dim(&self) -> usize {
-        OBS_PER_DEVICE * self.n + 2
+        OBS_PER_DEVICE * self.n + OBS_GLOBAL_FIELDS.len()
     }
 
     /// FLOPs of units 1..p of version v.
@@ -158,6 +158,9 @@ pub const OBS_PER_DEVICE: usize = 7;
 /// Names of the per-device observation entries, in order (`obs[7 n + k]`).
 pub const OBS_DEVICE_FIELDS: [&str; OBS_PER_DEVICE] = ["task_as", "task_ls", "spectral_eff", "compute", "load", "backlog", "distance"];
 
+/// Names of the observation entries after the per-device ones, in order.
+pub const OBS_GLOBAL_FIELDS: [&str; 3] = ["edge_load", "edge_backlog", "time"];
+
 /// Upper bounds of the per-device observation entries (lower bounds are all 0).
 pub const OBS_DEVICE_HIGH: [f32; OBS_PER_DEVICE] = [1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0];
 
@@ -167,9 +170,9 @@ mod tests {
 
     #[test]
     fn derived_constants_of_the_default_scenario() {
-        let s = Scenario::new(&Config::default()).unwrap();
+        let s = Scenario::new(&Config::preset("v0-light").unwrap()).unwrap();
         assert_eq!((s.n, s.m, s.l), (5, 4, 16));
-        assert_eq!(s.obs_dim(), 37);
+        assert_eq!(s.obs_dim(), 7 * s.n + 3);
         assert_eq!(s.flops_until(0, 0), 0.0);
         assert_eq!(s.bytes_at(0, 0), 224.0 * 224.0 * 3.0);
         assert_eq!(s.bytes_at(0, 16), 0.0);

@@ -19,6 +19,15 @@ pub struct DeviceContext {
     pub backlog_s: f64,
 }
 
+/// The edge server as one slot sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EdgeContext {
+    /// Effective edge FLOP/s `F_E`.
+    pub flops: f64,
+    /// Work the edge still holds from earlier slots, `q_E`, seconds at full edge speed.
+    pub backlog_s: f64,
+}
+
 /// Latency and utility of one device's task.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DeviceOutcome {
@@ -32,21 +41,22 @@ pub struct DeviceOutcome {
 
 impl Scenario {
     /// Latency and utility of device `ctx` running version `v` cut after unit `p`, with bandwidth share `b`
-    /// and edge-compute share `c` (both ignored when `p = L`), the edge delivering `f_edge` FLOP/s.
+    /// and edge-compute share `c` (both ignored when `p = L`) on the edge `edge`.
     #[inline]
-    pub fn device_outcome(&self, ctx: &DeviceContext, f_edge: f64, v: usize, p: usize, b: f64, c: f64) -> DeviceOutcome {
+    pub fn device_outcome(&self, ctx: &DeviceContext, edge: &EdgeContext, v: usize, p: usize, b: f64, c: f64) -> DeviceOutcome {
         let r = &self.config.radio;
         let rate = if p < self.l { radio::rate_bps(b, r.bandwidth_hz, r.tx_power_w, ctx.gain, self.n0) } else { 0.0 };
-        self.device_outcome_at_rate(ctx, f_edge, v, p, c, rate)
+        self.device_outcome_at_rate(ctx, edge, v, p, c, rate)
     }
 
     /// [`Scenario::device_outcome`] with the uplink rate already computed (the environment computes the rates
     /// of all its devices at once).
     #[inline]
-    pub fn device_outcome_at_rate(&self, ctx: &DeviceContext, f_edge: f64, v: usize, p: usize, c: f64, rate_bps: f64) -> DeviceOutcome {
+    pub fn device_outcome_at_rate(&self, ctx: &DeviceContext, edge: &EdgeContext, v: usize, p: usize, c: f64, rate_bps: f64) -> DeviceOutcome {
         let offloads = p < self.l;
         let local_flops = self.flops_until(v, p);
-        let latency = compute::task_latency(ctx.backlog_s, local_flops, ctx.f_dev, offloads, self.bytes_at(v, p), rate_bps, self.flops_until(v, self.l) - local_flops, c * f_edge);
+        let edge_work = self.flops_until(v, self.l) - local_flops;
+        let latency = compute::task_latency(ctx.backlog_s, local_flops, ctx.f_dev, offloads, self.bytes_at(v, p), rate_bps, edge_work, c * edge.flops, edge.backlog_s);
         let total = latency.total();
         let utility = self.task_utility(ctx.task, v, total);
         DeviceOutcome { latency, total, utility }
@@ -75,5 +85,11 @@ impl Env {
     pub fn edge_flops(&self) -> f64 {
         let sc = self.scenario();
         compute::effective_flops(sc.edge_peak_flops, sc.edge_levels[self.edge_load() as usize])
+    }
+
+    /// The edge in the current state: its effective FLOP/s and the work it still holds.
+    #[inline]
+    pub fn edge_context(&self) -> EdgeContext {
+        EdgeContext { flops: self.edge_flops(), backlog_s: self.edge_backlog_s() }
     }
 }

@@ -33,7 +33,7 @@ pub const MIN_ENVS_PER_THREAD: usize = 32;
 
 /// Caller-owned output buffers of one batched step or reset, env-major.
 pub struct VecBuffers<'a> {
-    /// Observations, `[B, 7N + 2]`.
+    /// Observations, `[B, 7N + 3]`.
     pub obs: &'a mut [f32],
     /// Rewards, `[B]`.
     pub rewards: &'a mut [f64],
@@ -43,7 +43,7 @@ pub struct VecBuffers<'a> {
     pub truncated: &'a mut [bool],
     /// Info, `[B, info_f64_len(N)]` and `[B, info_i64_len(N)]`, when requested.
     pub info: Option<InfoMut<'a>>,
-    /// SAME_STEP only: final observations of the environments that ended, `[B, 7N + 2]` (other rows untouched).
+    /// SAME_STEP only: final observations of the environments that ended, `[B, 7N + 3]` (other rows untouched).
     pub final_obs: Option<&'a mut [f32]>,
     /// SAME_STEP only: final info of the environments that ended (other rows untouched).
     pub final_info: Option<InfoMut<'a>>,

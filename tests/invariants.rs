@@ -111,12 +111,13 @@ proptest! {
     }
 
     #[test]
-    fn bad_actions_are_errors_and_change_nothing(seed in any::<u64>(), device in 0usize..5, which in 0usize..6) {
+    fn bad_actions_are_errors_and_change_nothing(seed in any::<u64>(), device in 0usize..10, which in 0usize..6) {
         let sc = Arc::new(Scenario::new(&Config::default()).unwrap());
+        let n = sc.n;
         let mut env = Env::new(sc.clone(), seed);
         let mut obs = vec![0.0f32; sc.obs_dim()];
         env.reset(None, &mut obs, None);
-        let (mut v, mut p, mut b, mut c) = (vec![0i64; 5], vec![3i64; 5], vec![0.5; 5], vec![0.5; 5]);
+        let (mut v, mut p, mut b, mut c) = (vec![0i64; n], vec![3i64; n], vec![0.5; n], vec![0.5; n]);
         match which {
             0 => v[device] = 4,
             1 => p[device] = 17,

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::Out;
-use mcia::policies::{by_name, ActionBuffers, POLICY_NAMES};
+use mcia::policies::{by_name, ActionBuffers, Policy, PolicyOptions, StaticTable, POLICY_NAMES};
 use mcia::{validate_action, ActionRef, AutoresetMode, Config, Scenario, VecEnv};
 
 fn scenarios() -> Vec<Arc<Scenario>> {
@@ -22,6 +22,12 @@ fn scenarios() -> Vec<Arc<Scenario>> {
     c.devices.device_classes = vec!["pi5".into(); 9];
     out.push(Arc::new(Scenario::new(&c).unwrap()));
     out
+}
+
+/// A built-in policy; `static` gets a fixed table (searching one takes seconds even in release builds).
+fn policy(name: &str, sc: &Scenario, seed: u64) -> Box<dyn Policy> {
+    let table = StaticTable { accuracy_sensitive: (0..sc.n).map(|k| [0, k % (sc.l + 1)]).collect(), latency_sensitive: vec![[sc.m - 1, 0]; sc.n] };
+    by_name(name, sc, &PolicyOptions { seed, table: Some(table), ..Default::default() }).unwrap()
 }
 
 struct Actions {
@@ -51,7 +57,7 @@ fn every_policy_gives_valid_actions_on_every_scenario() {
         let mut out = Out::new(&sc, b);
         venv.reset(Some(&(5..5 + b as u64).collect::<Vec<_>>()), None, out.bufs());
         for name in POLICY_NAMES {
-            let policy = by_name(name, &sc, None, 1).unwrap();
+            let policy = policy(name, &sc, 1);
             let mut act = Actions::new(b * sc.n);
             for _ in 0..10 {
                 venv.act(policy.as_ref(), act.bufs());
@@ -71,8 +77,8 @@ fn optimizer_is_never_worse_than_greedy_on_a_slot() {
         let mut venv = VecEnv::new(sc.clone(), b, 17, AutoresetMode::NextStep, 2);
         let mut out = Out::new(&sc, b);
         venv.reset(Some(&(17..17 + b as u64).collect::<Vec<_>>()), None, out.bufs());
-        let greedy = by_name("greedy", &sc, None, 0).unwrap();
-        let opt = by_name("optimizer", &sc, None, 0).unwrap();
+        let greedy = policy("greedy", &sc, 0);
+        let opt = policy("optimizer", &sc, 0);
         let (mut ga, mut oa) = (Actions::new(b * sc.n), Actions::new(b * sc.n));
         let mut obs = vec![0.0f32; sc.obs_dim()];
         let (mut better, mut slots) = (0, 0);
@@ -105,7 +111,7 @@ fn policies_are_deterministic_across_threads() {
             let mut venv = VecEnv::new(sc.clone(), b, 3, AutoresetMode::NextStep, threads);
             let mut out = Out::new(&sc, b);
             venv.reset(Some(&(3..3 + b as u64).collect::<Vec<_>>()), None, out.bufs());
-            let policy = by_name(name, &sc, None, 9).unwrap();
+            let policy = policy(name, &sc, 9);
             let mut act = Actions::new(b * sc.n);
             let mut rewards = vec![];
             for _ in 0..6 {
@@ -122,6 +128,9 @@ fn policies_are_deterministic_across_threads() {
 #[test]
 fn unknown_policy_and_version_are_errors() {
     let sc = scenarios().remove(0);
-    assert!(by_name("oracle", &sc, None, 0).err().unwrap().contains("unknown policy"));
-    assert!(by_name("device_only", &sc, Some(4), 0).err().unwrap().contains("version"));
+    let e = by_name("oracle", &sc, &PolicyOptions::default()).err().unwrap();
+    assert_eq!(e.field, "name");
+    assert!(e.to_string().contains("unknown policy"), "{e}");
+    let e = by_name("device_only", &sc, &PolicyOptions { version: Some(4), ..Default::default() }).err().unwrap();
+    assert_eq!(e.field, "version");
 }

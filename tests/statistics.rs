@@ -87,6 +87,7 @@ fn distances_stay_uniform_under_the_reflected_walk() {
     }
     let d: Vec<f64> = v.envs().iter().flat_map(|e| e.devices().iter().map(|d| d.distance_m)).collect();
     let mean = d.iter().sum::<f64>() / d.len() as f64;
-    assert!((mean - 175.0).abs() < 5.0, "mean distance {mean}");
-    assert!(d.iter().all(|&x| (50.0..=300.0).contains(&x)));
+    let (lo, hi) = (sc.config.radio.distance_min_m, sc.config.radio.distance_max_m);
+    assert!((mean - (lo + hi) / 2.0).abs() < 0.02 * (hi - lo), "mean distance {mean}");
+    assert!(d.iter().all(|&x| (lo..=hi).contains(&x)));
 }

@@ -19,7 +19,7 @@ OBS_DEVICE_HIGH = np.array([1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0], dtype=np.float32
 
 
 def observation_space(n: int) -> spaces.Box:
-    """The observation space for N devices: ``Box(0, high, (7N + 2,), float32)`` with the bounds of SPEC section 5."""
+    """The observation space for N devices: ``Box(0, high, (7N + 3,), float32)`` with the bounds of SPEC section 5."""
     high = np.concatenate([np.tile(OBS_DEVICE_HIGH, n), np.ones(2, dtype=np.float32)])
     return spaces.Box(low=np.zeros_like(high), high=high, dtype=np.float32)
 
@@ -78,7 +78,7 @@ class MciaEnv(gym.Env):
 
     ## Observation Space
 
-    ``Box(0, high, (7N + 2,), float32)``, device-major (``obs[7n + k]``):
+    ``Box(0, high, (7N + 3,), float32)``, device-major (``obs[7n + k]``):
 
     | k | name         | value                                          | range  |
     |---|--------------|------------------------------------------------|--------|

@@ -131,7 +131,7 @@ def evaluate(
 
     Args:
         policy: a built-in policy name (``mcia.policies.NAMES``), a :class:`RustPolicy`, a callable mapping
-            a batch of observations ``(B, 7N + 2)`` to a Dict action of ``(B, N)`` arrays, or a checkpoint
+            a batch of observations ``(B, 7N + 3)`` to a Dict action of ``(B, N)`` arrays, or a checkpoint
             directory written by ``mcia train``.
         config: the scenario.
         episodes: number of episodes (run in parallel, one environment each).

@@ -37,7 +37,7 @@ Noise dict (the exogenous random draws of one step, as the Rust core takes them)
     "u_move", "u_load", "u_arrive", "u_type"  [B, N]  uniforms in [0, 1)
     "u_edge_load"                             [B]     uniform in [0, 1)
 
-Observation ``[B, 7N + 2]`` float32, device-major: ``obs[:, 7n + k]`` for k = task_as, task_ls,
+Observation ``[B, 7N + 3]`` float32, device-major: ``obs[:, 7n + k]`` for k = task_as, task_ls,
 spectral_eff, compute, load, backlog, distance; then ``obs[:, 7N]`` = edge load level and
 ``obs[:, 7N + 1]`` = t / episode_slots.
 
@@ -226,7 +226,7 @@ class ReferenceModel:
     Attributes (all derived from the config when the model is built):
 
     * ``config``: the full config dict (defaults merged under what was given).
-    * ``n``, ``m``, ``l``, ``obs_dim``: devices N, deployed versions M, units L, observation length 7N + 2.
+    * ``n``, ``m``, ``l``, ``obs_dim``: devices N, deployed versions M, units L, observation length 7N + 3.
     * ``version_names`` ``[M]``: the deployed versions, in action order.
     * ``accuracy`` ``[M]``: top-1 accuracy; ``accuracy_hat`` ``[M]``: ``clip((A - acc_lo)/(acc_hi - acc_lo), 0, 1)``.
     * ``cum_flops`` ``[M, L+1]``: ``cum_flops[v, p]`` = FLOPs of units 1..p of version v (0 at p = 0).
@@ -239,7 +239,7 @@ class ReferenceModel:
     * ``n0``: noise spectral density, W/Hz, ``10**((noise_dbm_per_hz + noise_figure_db - 30) / 10)``.
     * ``pref_weight``, ``pref_deadline_s``, ``pref_min_accuracy`` ``[3]``: task preferences indexed by
       task code (index 0 is unused and holds the LS values).
-    * ``obs_high`` ``[7N + 2]`` float32: the upper bounds of the observation (lower bounds are 0).
+    * ``obs_high`` ``[7N + 3]`` float32: the upper bounds of the observation (lower bounds are 0).
     """
 
     def __init__(self, config: dict | None = None):
@@ -346,7 +346,7 @@ class ReferenceModel:
     # -- observation -------------------------------------------------------------------------------------
 
     def observe(self, state: dict) -> np.ndarray:
-        """Observation of ``state`` (SPEC section 5), ``[B, 7N + 2]`` float32."""
+        """Observation of ``state`` (SPEC section 5), ``[B, 7N + 3]`` float32."""
         r = self.config["radio"]
         slot_s = self.config["time"]["slot_s"]
         task = np.asarray(state["task"])
@@ -391,7 +391,7 @@ class ReferenceModel:
         ``state``: the state dict (``[B]`` / ``[B, N]``), not modified. ``action``: ``version``, ``partition``
         ``[B, N]`` int64, ``bandwidth``, ``compute`` ``[B, N]`` float64. ``noise``: the noise dict.
 
-        Returns ``(next_state, reward [B] float64, info, obs [B, 7N + 2] float32, truncated [B] bool)``.
+        Returns ``(next_state, reward [B] float64, info, obs [B, 7N + 3] float32, truncated [B] bool)``.
         """
         cfg = self.config
         r = cfg["radio"]

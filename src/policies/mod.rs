@@ -1,19 +1,23 @@
 //! Baseline policies that decide from the true state (SPEC section 7): random, device-only, edge-only,
-//! Neurosurgeon-style, per-device greedy and the slot-wise optimizer.
+//! Neurosurgeon-style, per-device greedy, the non-adaptive `static` table and the slot-wise optimizer.
 //!
 //! A policy decides for one environment at a time ([`Policy::act_env`]); [`VecEnv::act`] runs it over a
 //! whole batch in parallel. Every policy is deterministic: the same state (and seed) gives the same action.
+//! Greedy and the optimizer also come in restricted variants ([`Freeze`]) for the decision ablation.
 
+mod heuristics;
 mod optimizer;
+pub mod static_table;
 
-use rand::{RngExt, SeedableRng};
-
-use crate::env::{Env, EnvRng};
+use crate::env::Env;
+use crate::error::PolicyError;
 use crate::scenario::Scenario;
-use crate::slot::DeviceContext;
+use crate::sim::tasks;
 use crate::vec_env::VecEnv;
 
+pub use heuristics::{DeviceOnly, EdgeOnly, Greedy, Neurosurgeon, RandomPolicy};
 pub use optimizer::Optimizer;
+pub use static_table::{StaticSearch, StaticTable};
 
 /// One environment's action, written by a policy (slices of length N).
 pub struct ActionMut<'a> {
@@ -34,158 +38,113 @@ pub trait Policy: Send + Sync {
 }
 
 /// Names of the built-in policies accepted by [`by_name`].
-pub const POLICY_NAMES: [&str; 6] = ["random", "device_only", "edge_only", "neurosurgeon", "greedy", "optimizer"];
+pub const POLICY_NAMES: [&str; 7] = ["random", "device_only", "edge_only", "neurosurgeon", "greedy", "static", "optimizer"];
 
-/// A built-in policy by name. `version` is the fixed version index of `device_only` / `edge_only`
-/// (default: the most accurate deployed version); `seed` drives `random`.
-pub fn by_name(name: &str, sc: &Scenario, version: Option<usize>, seed: u64) -> Result<Box<dyn Policy>, String> {
-    if let Some(v) = version {
+/// Names of the decision dimensions a [`Freeze`] can fix, in the order of SPEC section 7.
+pub const FREEZE_DIMENSIONS: [&str; 4] = ["version", "cut", "bandwidth", "compute"];
+
+/// Decisions a policy may not vary (SPEC section 7's decision ablation). The default freezes nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Freeze {
+    /// One fixed version per task type, `[AS, LS]`; `None` leaves the version free.
+    pub version: Option<[usize; 2]>,
+    /// Cuts restricted to {0, L} (everything on the edge or everything on the device).
+    pub cut: bool,
+    /// Equal bandwidth shares among the offloading devices.
+    pub bandwidth: bool,
+    /// Equal edge compute shares among the offloading devices.
+    pub compute: bool,
+}
+
+impl Freeze {
+    /// Freezes one dimension by name (one of [`FREEZE_DIMENSIONS`]); `versions` is the fixed `[AS, LS]`
+    /// version of a frozen `version`.
+    pub fn dimension(name: &str, versions: [usize; 2]) -> Result<Self, PolicyError> {
+        let mut f = Freeze::default();
+        match name {
+            "version" => f.version = Some(versions),
+            "cut" => f.cut = true,
+            "bandwidth" => f.bandwidth = true,
+            "compute" => f.compute = true,
+            other => return Err(PolicyError::new("freeze", format!("unknown decision dimension {other:?}; one of {FREEZE_DIMENSIONS:?}"))),
+        }
+        Ok(f)
+    }
+
+    /// Whether anything is frozen.
+    pub fn any(&self) -> bool {
+        self.version.is_some() || self.cut || self.bandwidth || self.compute
+    }
+
+    /// The (version, cut) pairs a device with task `task` may choose, version-major.
+    pub fn choices(&self, sc: &Scenario, task: u8) -> impl Iterator<Item = (usize, usize)> + Clone {
+        let versions = match self.version {
+            Some(fixed) if task != tasks::TASK_NONE => fixed[task as usize - 1]..fixed[task as usize - 1] + 1,
+            _ => 0..sc.m,
+        };
+        let (l, cut) = (sc.l, self.cut);
+        versions.flat_map(move |v| (0..=l).filter(move |&p| !cut || p == 0 || p == l).map(move |p| (v, p)))
+    }
+
+    fn check(&self, sc: &Scenario) -> Result<(), PolicyError> {
+        if let Some(vs) = self.version {
+            if let Some(&v) = vs.iter().find(|&&v| v >= sc.m) {
+                return Err(PolicyError::new("freeze.version", format!("must be in 0..{}, got {v}", sc.m)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How to build a built-in policy with [`by_name`].
+#[derive(Clone, Debug, Default)]
+pub struct PolicyOptions {
+    /// The fixed version index of `device_only` / `edge_only` (default: the most accurate deployed one).
+    pub version: Option<usize>,
+    /// Seed of `random`'s draws.
+    pub seed: u64,
+    /// Restriction of `greedy` / `optimizer` (the decision ablation); other policies reject one.
+    pub freeze: Freeze,
+    /// The table of `static` (default: searched now with [`StaticTable::search`], which takes seconds).
+    pub table: Option<StaticTable>,
+}
+
+/// A built-in policy by name (one of [`POLICY_NAMES`]).
+pub fn by_name(name: &str, sc: &Scenario, opts: &PolicyOptions) -> Result<Box<dyn Policy>, PolicyError> {
+    if let Some(v) = opts.version {
         if v >= sc.m {
-            return Err(format!("version must be in 0..{}, got {v}", sc.m));
+            return Err(PolicyError::new("version", format!("must be in 0..{}, got {v}", sc.m)));
         }
     }
-    let fixed = version.unwrap_or_else(|| most_accurate(sc));
+    opts.freeze.check(sc)?;
+    if opts.freeze.any() && !matches!(name, "greedy" | "optimizer") {
+        return Err(PolicyError::new("freeze", format!("only greedy and optimizer have restricted variants, not {name:?}")));
+    }
+    let fixed = opts.version.unwrap_or_else(|| most_accurate(sc));
     Ok(match name {
-        "random" => Box::new(RandomPolicy { seed }),
+        "random" => Box::new(RandomPolicy { seed: opts.seed }),
         "device_only" => Box::new(DeviceOnly { version: fixed }),
         "edge_only" => Box::new(EdgeOnly { version: fixed }),
         "neurosurgeon" => Box::new(Neurosurgeon),
-        "greedy" => Box::new(Greedy),
-        "optimizer" => Box::new(Optimizer::default()),
-        other => return Err(format!("unknown policy {other:?}; built-in policies: {POLICY_NAMES:?}")),
+        "greedy" => Box::new(Greedy { freeze: opts.freeze }),
+        "optimizer" => Box::new(Optimizer { freeze: opts.freeze, ..Optimizer::default() }),
+        "static" => {
+            let table = match &opts.table {
+                Some(t) => {
+                    t.check(sc)?;
+                    t.clone()
+                }
+                None => StaticTable::search(sc, &static_table::SearchOptions::default()).table,
+            };
+            Box::new(table)
+        }
+        other => return Err(PolicyError::new("name", format!("unknown policy {other:?}; built-in policies: {POLICY_NAMES:?}"))),
     })
 }
 
 /// Index of the most accurate deployed version (the first one on ties).
 pub fn most_accurate(sc: &Scenario) -> usize {
     (0..sc.m).fold(0, |best, v| if sc.accuracy[v] > sc.accuracy[best] { v } else { best })
-}
-
-/// Number of devices holding a task.
-fn tasks_waiting(env: &Env) -> usize {
-    env.devices().iter().filter(|d| d.task != 0).count()
-}
-
-/// Uniformly random version, cut and weights. The draws depend only on (seed, environment index, slot,
-/// state), so the policy needs no mutable state and is reproducible across thread counts.
-pub struct RandomPolicy {
-    /// Seed of the policy's draws.
-    pub seed: u64,
-}
-
-impl Policy for RandomPolicy {
-    fn act_env(&self, env_index: usize, env: &Env, out: ActionMut<'_>) {
-        let sc = env.scenario();
-        let d0 = env.devices().first().map_or(0, |d| d.distance_m.to_bits());
-        let key = self.seed ^ (env_index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (env.t() as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F) ^ d0;
-        let mut rng = EnvRng::seed_from_u64(key);
-        for k in 0..sc.n {
-            out.version[k] = rng.random_range(0..sc.m as i64);
-            out.partition[k] = rng.random_range(0..=sc.l as i64);
-            out.bandwidth[k] = rng.random();
-            out.compute[k] = rng.random();
-        }
-    }
-}
-
-/// Everything on the device (p = L) with one fixed version.
-pub struct DeviceOnly {
-    /// Version index.
-    pub version: usize,
-}
-
-impl Policy for DeviceOnly {
-    fn act_env(&self, _: usize, env: &Env, out: ActionMut<'_>) {
-        let sc = env.scenario();
-        fill(out, sc.n, |_| (self.version, sc.l));
-    }
-}
-
-/// Everything on the edge (p = 0, the raw input uploaded) with one fixed version and equal shares.
-pub struct EdgeOnly {
-    /// Version index.
-    pub version: usize,
-}
-
-impl Policy for EdgeOnly {
-    fn act_env(&self, _: usize, env: &Env, out: ActionMut<'_>) {
-        fill(out, env.scenario().n, |_| (self.version, 0));
-    }
-}
-
-/// Writes per-device (version, cut) from `choose` and equal weights.
-fn fill(out: ActionMut<'_>, n: usize, mut choose: impl FnMut(usize) -> (usize, usize)) {
-    for k in 0..n {
-        let (v, p) = choose(k);
-        out.version[k] = v as i64;
-        out.partition[k] = p as i64;
-        out.bandwidth[k] = 1.0;
-        out.compute[k] = 1.0;
-    }
-}
-
-/// The share a device expects when every device with a task offloads with equal weights.
-fn equal_share(env: &Env) -> f64 {
-    1.0 / tasks_waiting(env).max(1) as f64
-}
-
-/// Best (version, cut) for one device by `score` (higher is better) over the given versions, assuming
-/// the bandwidth and compute share `share`.
-fn best_cut(sc: &Scenario, ctx: &DeviceContext, f_edge: f64, share: f64, versions: impl Iterator<Item = usize>, score: impl Fn(usize, f64, f64) -> f64) -> (usize, usize) {
-    let mut best = (0, sc.l);
-    let mut best_score = f64::NEG_INFINITY;
-    for v in versions {
-        for p in 0..=sc.l {
-            let o = sc.device_outcome(ctx, f_edge, v, p, share, share);
-            let s = score(v, o.total, o.utility);
-            if s > best_score {
-                best_score = s;
-                best = (v, p);
-            }
-        }
-    }
-    best
-}
-
-/// Neurosurgeon-style: the most accurate version, each device's latency-optimal cut assuming an equal
-/// share of bandwidth and edge compute, equal weights.
-pub struct Neurosurgeon;
-
-impl Policy for Neurosurgeon {
-    fn act_env(&self, _: usize, env: &Env, out: ActionMut<'_>) {
-        let sc = env.scenario();
-        let (v, share, f_edge) = (most_accurate(sc), equal_share(env), env.edge_flops());
-        fill(out, sc.n, |k| {
-            let ctx = env.device_context(k);
-            if ctx.task == 0 {
-                return (v, sc.l);
-            }
-            best_cut(sc, &ctx, f_edge, share, std::iter::once(v), |_, latency, _| -latency)
-        });
-    }
-}
-
-/// Per-device greedy: each device's best own utility over every (version, cut), assuming an equal share;
-/// equal weights.
-pub struct Greedy;
-
-impl Greedy {
-    /// The greedy (version, cut) of device k (devices without a task get the most accurate version, p = L).
-    pub fn choice(env: &Env, k: usize, share: f64, f_edge: f64) -> (usize, usize) {
-        let sc = env.scenario();
-        let ctx = env.device_context(k);
-        if ctx.task == 0 {
-            return (most_accurate(sc), sc.l);
-        }
-        best_cut(sc, &ctx, f_edge, share, 0..sc.m, |_, _, utility| utility)
-    }
-}
-
-impl Policy for Greedy {
-    fn act_env(&self, _: usize, env: &Env, out: ActionMut<'_>) {
-        let (share, f_edge) = (equal_share(env), env.edge_flops());
-        fill(out, env.scenario().n, |k| Greedy::choice(env, k, share, f_edge));
-    }
 }
 
 /// Caller-owned action buffers of a whole batch, env-major `[B * N]`.
@@ -211,5 +170,27 @@ impl VecEnv {
             n,
             &|i, env, (version, partition, bandwidth, compute)| policy.act_env(i, env, ActionMut { version, partition, bandwidth, compute }),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn freeze_restricts_the_choices() {
+        let sc = Scenario::new(&Config::default()).unwrap();
+        let all: Vec<_> = Freeze::default().choices(&sc, 1).collect();
+        assert_eq!(all.len(), sc.m * (sc.l + 1));
+        let cut = Freeze { cut: true, ..Freeze::default() };
+        assert!(cut.choices(&sc, 2).all(|(_, p)| p == 0 || p == sc.l));
+        assert_eq!(cut.choices(&sc, 2).count(), 2 * sc.m);
+        let ver = Freeze::dimension("version", [0, 3]).unwrap();
+        assert!(ver.choices(&sc, 1).all(|(v, _)| v == 0));
+        assert!(ver.choices(&sc, 2).all(|(v, _)| v == 3));
+        assert!(Freeze::dimension("colour", [0, 0]).is_err());
+        assert!(by_name("random", &sc, &PolicyOptions { freeze: cut, ..Default::default() }).is_err());
+        assert!(by_name("greedy", &sc, &PolicyOptions { freeze: Freeze { version: Some([0, 9]), ..Freeze::default() }, ..Default::default() }).is_err());
     }
 }

@@ -18,10 +18,14 @@
 //!    summed utility (devices that stay offloading change only their own term; joining or leaving the set
 //!    of offloading devices re-evaluates everyone).
 
-use super::{equal_share, ActionMut, Greedy, Policy};
+use super::heuristics::equal_share;
+use super::{ActionMut, Freeze, Greedy, Policy};
 use crate::env::Env;
 use crate::scenario::Scenario;
-use crate::slot::DeviceContext;
+use crate::sim::compute::next_edge_backlog;
+use crate::sim::shares;
+use crate::sim::tasks::TASK_NONE;
+use crate::slot::{DeviceContext, EdgeContext};
 
 /// The slot-wise optimizer. Deterministic.
 #[derive(Clone, Copy, Debug)]
@@ -30,15 +34,18 @@ pub struct Optimizer {
     pub rounds: usize,
     /// Iteration cap of the outer (lambda) and inner (share) root searches.
     pub solver_steps: usize,
+    /// Decisions it may not vary (the decision ablation).
+    pub freeze: Freeze,
 }
 
 impl Default for Optimizer {
     fn default() -> Self {
-        Self { rounds: 3, solver_steps: 24 }
+        Self { rounds: 3, solver_steps: 24, freeze: Freeze::default() }
     }
 }
 
-/// A decision's value: the slot's true summed utility and the search objective (utility minus backlog cost).
+/// A decision's value: the slot's true summed utility and the search objective (utility minus the cost of
+/// the work left queued on the devices and on the edge).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Score {
     utility: f64,
@@ -61,14 +68,26 @@ impl std::ops::Sub for Score {
 
 const ZERO: Score = Score { utility: 0.0, search: 0.0 };
 
+/// One environment's decision: per device (version, cut) and the two weights.
+#[derive(Clone, Debug)]
+struct Decision {
+    v: Vec<usize>,
+    p: Vec<usize>,
+    wb: Vec<f64>,
+    wc: Vec<f64>,
+}
+
 /// One environment's slot as the optimizer sees it.
 struct Slot<'a> {
     sc: &'a Scenario,
     ctx: Vec<DeviceContext>,
-    f_edge: f64,
+    edge: EdgeContext,
     eps: f64,
-    /// Cost per second of backlog left for the next slot.
+    freeze: Freeze,
+    /// Cost per second of backlog a device is left with (it delays the device's next task).
     backlog_cost: f64,
+    /// Cost per second of work left on the edge (it delays every task offloaded next slot).
+    edge_cost: f64,
     /// The slot utility of the greedy start: no accepted change may go below it.
     floor: f64,
 }
@@ -79,32 +98,60 @@ impl Slot<'_> {
         cand.search > best.search + 1e-12 && cand.utility >= self.floor - 1e-12
     }
 
-    /// Score of device k's task for one decision.
+    fn offloads(&self, k: usize, p: usize) -> bool {
+        self.ctx[k].task != TASK_NONE && p < self.sc.l
+    }
+
+    /// Score of device k's task for one decision (the edge's share of the search objective is separate).
     fn device_score(&self, k: usize, v: usize, p: usize, b: f64, c: f64) -> Score {
-        let o = self.sc.device_outcome(&self.ctx[k], self.f_edge, v, p, b, c);
+        let o = self.sc.device_outcome(&self.ctx[k], &self.edge, v, p, b, c);
         let queued = (self.ctx[k].backlog_s + o.latency.local + o.latency.tx - self.sc.config.time.slot_s).max(0.0);
         Score { utility: o.utility, search: o.utility - self.backlog_cost * queued }
     }
 
-    /// The score of the slot for a decision, normalising weights as the environment does.
-    fn objective(&self, v: &[usize], p: &[usize], wb: &[f64], wc: &[f64]) -> Score {
-        let l = self.sc.l;
-        let (mut sb, mut scpu) = (0.0, 0.0);
-        for k in 0..self.ctx.len() {
-            if self.ctx[k].task != 0 && p[k] < l {
-                sb += wb[k].max(self.eps);
-                scpu += wc[k].max(self.eps);
-            }
+    /// Edge FLOPs device k brings when it runs (v, p).
+    fn edge_work(&self, k: usize, v: usize, p: usize) -> f64 {
+        if self.offloads(k, p) {
+            self.sc.flops_until(v, self.sc.l) - self.sc.flops_until(v, p)
+        } else {
+            0.0
         }
+    }
+
+    /// The search cost of leaving the edge with the backlog that `work` FLOPs of new edge work cause.
+    fn edge_score(&self, work: f64) -> Score {
+        let left = next_edge_backlog(self.edge.backlog_s, work, self.edge.flops, self.sc.config.time.slot_s);
+        Score { utility: 0.0, search: -self.edge_cost * left }
+    }
+
+    /// Bid sums of the offloading devices.
+    fn bid_sums(&self, d: &Decision) -> (f64, f64) {
+        shares::bid_sums(&d.wb, &d.wc, self.eps, |k| self.offloads(k, d.p[k]))
+    }
+
+    /// Device k's shares under decision `d` (0 when it does not offload).
+    fn shares_of(&self, d: &Decision, k: usize, (sb, sc): (f64, f64)) -> (f64, f64) {
+        if self.offloads(k, d.p[k]) {
+            (shares::share(d.wb[k], self.eps, sb), shares::share(d.wc[k], self.eps, sc))
+        } else {
+            (0.0, 0.0)
+        }
+    }
+
+    /// The score of the slot for a decision, normalising weights as the environment does.
+    fn objective(&self, d: &Decision) -> Score {
+        let sums = self.bid_sums(d);
         let mut total = ZERO;
+        let mut work = 0.0;
         for k in 0..self.ctx.len() {
-            if self.ctx[k].task == 0 {
+            if self.ctx[k].task == TASK_NONE {
                 continue;
             }
-            let (b, c) = if p[k] < l { (wb[k].max(self.eps) / sb, wc[k].max(self.eps) / scpu) } else { (0.0, 0.0) };
-            total = total + self.device_score(k, v[k], p[k], b, c);
+            let (b, c) = self.shares_of(d, k, sums);
+            total = total + self.device_score(k, d.v[k], d.p[k], b, c);
+            work += self.edge_work(k, d.v[k], d.p[k]);
         }
-        total
+        total + self.edge_score(work)
     }
 
     /// Latency weight of device k's task in the utility, `(1 - w) / tau`.
@@ -125,36 +172,50 @@ impl Slot<'_> {
     }
 
     /// KKT-optimal shares for the weighted-latency problem over the offloading devices; writes weights
-    /// (shares) into `wb` / `wc` for them and leaves the others alone.
-    fn solve_shares(&self, v: &[usize], p: &[usize], wb: &mut [f64], wc: &mut [f64], steps: usize) {
+    /// (shares) into `d.wb` / `d.wc` for them and leaves the others alone. A frozen dimension keeps equal
+    /// weights.
+    fn solve_shares(&self, d: &mut Decision, steps: usize) {
         let sc = self.sc;
-        let (l, n) = (sc.l, self.ctx.len());
-        let radio = &sc.config.radio;
-        let snr_scale = radio.tx_power_w / (radio.bandwidth_hz * sc.n0);
-        let offloading: Vec<usize> = (0..n).filter(|&k| self.ctx[k].task != 0 && p[k] < l).collect();
+        let l = sc.l;
+        let offloading: Vec<usize> = (0..self.ctx.len()).filter(|&k| self.offloads(k, d.p[k])).collect();
         if offloading.is_empty() {
             return;
         }
-        // Compute: c ~ sqrt(alpha E).
-        let root: Vec<f64> = offloading.iter().map(|&k| (self.alpha(k) * (sc.flops_until(v[k], l) - sc.flops_until(v[k], p[k]))).max(0.0).sqrt()).collect();
-        let sum: f64 = root.iter().sum();
-        for (j, &k) in offloading.iter().enumerate() {
-            wc[k] = if sum > 0.0 { root[j] / sum } else { 1.0 / offloading.len() as f64 };
+        if self.freeze.compute {
+            offloading.iter().for_each(|&k| d.wc[k] = 1.0);
+        } else {
+            // Compute: c ~ sqrt(alpha E).
+            let root: Vec<f64> = offloading.iter().map(|&k| (self.alpha(k) * (sc.flops_until(d.v[k], l) - sc.flops_until(d.v[k], d.p[k]))).max(0.0).sqrt()).collect();
+            let sum: f64 = root.iter().sum();
+            for (j, &k) in offloading.iter().enumerate() {
+                d.wc[k] = if sum > 0.0 { root[j] / sum } else { 1.0 / offloading.len() as f64 };
+            }
         }
-        // Bandwidth: devices that upload something share by KKT; the others keep the floor.
+        if self.freeze.bandwidth {
+            offloading.iter().for_each(|&k| d.wb[k] = 1.0);
+        } else {
+            self.solve_bandwidth(d, &offloading, steps);
+        }
+    }
+
+    /// Bandwidth: devices that upload something share by the KKT condition; the others keep the floor.
+    fn solve_bandwidth(&self, d: &mut Decision, offloading: &[usize], steps: usize) {
+        let sc = self.sc;
+        let radio = &sc.config.radio;
+        let snr_scale = radio.tx_power_w / (radio.bandwidth_hz * sc.n0);
         let uploads: Vec<(usize, f64, f64)> = offloading
             .iter()
             .filter_map(|&k| {
-                let bytes = sc.bytes_at(v[k], p[k]);
+                let bytes = sc.bytes_at(d.v[k], d.p[k]);
                 (bytes > 0.0).then(|| (k, self.alpha(k) * 8.0 * bytes, snr_scale * self.ctx[k].gain))
             })
             .collect();
-        for &k in &offloading {
-            wb[k] = 0.0;
+        for &k in offloading {
+            d.wb[k] = 0.0;
         }
         if uploads.is_empty() {
-            for &k in &offloading {
-                wb[k] = 1.0;
+            for &k in offloading {
+                d.wb[k] = 1.0;
             }
             return;
         }
@@ -171,17 +232,106 @@ impl Slot<'_> {
         let (lo, hi) = (marg.iter().cloned().fold(f64::INFINITY, f64::min).ln() - 2.0, marg.iter().cloned().fold(0.0, f64::max).ln() + 2.0);
         if !(lo.is_finite() && hi.is_finite()) {
             for &(k, _, _) in &uploads {
-                wb[k] = equal;
+                d.wb[k] = equal;
             }
             return;
         }
         let excess = |x: f64| uploads.iter().map(|&(_, a, s)| share_at(a, s, x.exp())).sum::<f64>() - 1.0;
         let log_lambda = root_decreasing(excess, lo, hi, steps);
         let lambda = log_lambda.exp();
-        let shares: Vec<f64> = uploads.iter().map(|&(_, a, s)| share_at(a, s, lambda)).collect();
-        let total: f64 = shares.iter().sum();
+        let found: Vec<f64> = uploads.iter().map(|&(_, a, s)| share_at(a, s, lambda)).collect();
+        let total: f64 = found.iter().sum();
         for (j, &(k, _, _)) in uploads.iter().enumerate() {
-            wb[k] = shares[j] / total;
+            d.wb[k] = found[j] / total;
+        }
+    }
+
+    /// Mean weight of the offloading devices other than `skip` (1 when there are none): the weights of a
+    /// device that joins the offloaders.
+    fn joining_weights(&self, d: &Decision, skip: usize) -> (f64, f64) {
+        let (mut sb, mut sc, mut count) = (0.0, 0.0, 0usize);
+        for k in 0..d.p.len() {
+            if k != skip && self.offloads(k, d.p[k]) {
+                sb += d.wb[k].max(self.eps);
+                sc += d.wc[k].max(self.eps);
+                count += 1;
+            }
+        }
+        if count == 0 {
+            (1.0, 1.0)
+        } else {
+            (sb / count as f64, sc / count as f64)
+        }
+    }
+
+    /// Device k's best (version, cut) with the others' decisions and the weights fixed; returns whether it
+    /// changed (and updates `best`).
+    fn improve_device(&self, d: &mut Decision, k: usize, best: &mut Score) -> bool {
+        let l = self.sc.l;
+        let sums = self.bid_sums(d);
+        let (b_k, c_k) = self.shares_of(d, k, sums);
+        let own = self.device_score(k, d.v[k], d.p[k], b_k, c_k);
+        let work: f64 = (0..d.p.len()).map(|j| self.edge_work(j, d.v[j], d.p[j])).sum();
+        let own_work = self.edge_work(k, d.v[k], d.p[k]);
+        let rest = *best - own - self.edge_score(work);
+        let (mut best_choice, mut best_value) = ((d.v[k], d.p[k]), *best);
+        for (cv, cp) in self.freeze.choices(self.sc, self.ctx[k].task) {
+            if (cv, cp) == (d.v[k], d.p[k]) {
+                continue;
+            }
+            let value = if (cp < l) == (d.p[k] < l) {
+                // The set of offloading devices is unchanged: only device k's term and the edge work move.
+                let (b, c) = if cp < l { (b_k, c_k) } else { (0.0, 0.0) };
+                rest + self.device_score(k, cv, cp, b, c) + self.edge_score(work - own_work + self.edge_work(k, cv, cp))
+            } else {
+                let saved = (d.v[k], d.p[k], d.wb[k], d.wc[k]);
+                (d.v[k], d.p[k]) = (cv, cp);
+                if cp < l {
+                    (d.wb[k], d.wc[k]) = self.joining_weights(d, k);
+                }
+                let value = self.objective(d);
+                (d.v[k], d.p[k], d.wb[k], d.wc[k]) = saved;
+                value
+            };
+            if self.better(value, best_value) {
+                (best_choice, best_value) = ((cv, cp), value);
+            }
+        }
+        if best_choice == (d.v[k], d.p[k]) {
+            return false;
+        }
+        let joins = best_choice.1 < l && d.p[k] >= l;
+        (d.v[k], d.p[k]) = best_choice;
+        if joins {
+            (d.wb[k], d.wc[k]) = self.joining_weights(d, k);
+        }
+        // Re-evaluate exactly rather than trusting the incremental value.
+        *best = self.objective(d);
+        true
+    }
+}
+
+impl Optimizer {
+    /// The slot as the search sees it, with the costs of queued work.
+    fn slot<'a>(&self, env: &'a Env, greedy: &Decision) -> Slot<'a> {
+        let sc = env.scenario();
+        let t = &sc.config.tasks;
+        let alpha = |i: usize| (1.0 - sc.prefs[i].weight) / sc.prefs[i].deadline_s;
+        // Expected latency weight of a task, and of the next slot on one device (a task arrives with
+        // probability arrival_prob).
+        let mean_alpha = t.as_ratio * alpha(1) + (1.0 - t.as_ratio) * alpha(2);
+        let ctx: Vec<DeviceContext> = (0..sc.n).map(|k| env.device_context(k)).collect();
+        // Work left on the edge delays every task offloaded next slot: about as many as offload now.
+        let offloading = (0..sc.n).filter(|&k| ctx[k].task != TASK_NONE && greedy.p[k] < sc.l).count().max(1);
+        Slot {
+            sc,
+            ctx,
+            edge: env.edge_context(),
+            eps: sc.config.action.min_share_weight,
+            freeze: self.freeze,
+            backlog_cost: t.arrival_prob * mean_alpha,
+            edge_cost: mean_alpha * offloading as f64,
+            floor: f64::NEG_INFINITY,
         }
     }
 }
@@ -189,114 +339,44 @@ impl Slot<'_> {
 impl Policy for Optimizer {
     fn act_env(&self, _: usize, env: &Env, out: ActionMut<'_>) {
         let sc = env.scenario();
-        let (n, l, m) = (sc.n, sc.l, sc.m);
-        let f_edge = env.edge_flops();
-        let t = &sc.config.tasks;
-        let weight = |i: usize| (1.0 - sc.prefs[i].weight) / sc.prefs[i].deadline_s;
-        let backlog_cost = t.arrival_prob * (t.as_ratio * weight(1) + (1.0 - t.as_ratio) * weight(2));
-        let mut slot = Slot { sc, ctx: (0..n).map(|k| env.device_context(k)).collect(), f_edge, eps: sc.config.action.min_share_weight, backlog_cost, floor: f64::NEG_INFINITY };
-        let share = equal_share(env);
-        let (mut v, mut p) = (vec![0usize; n], vec![l; n]);
+        let n = sc.n;
+        // Start from the (equally restricted) greedy decision with equal weights.
+        let greedy = Greedy { freeze: self.freeze };
+        let (share, edge) = (equal_share(env), env.edge_context());
+        let mut d = Decision { v: vec![0; n], p: vec![sc.l; n], wb: vec![1.0; n], wc: vec![1.0; n] };
         for k in 0..n {
-            (v[k], p[k]) = Greedy::choice(env, k, share, f_edge);
+            (d.v[k], d.p[k]) = greedy.choice(env, k, share, &edge);
         }
-        let (mut wb, mut wc) = (vec![1.0; n], vec![1.0; n]);
-        let mut best = slot.objective(&v, &p, &wb, &wc);
+        let mut slot = self.slot(env, &d);
+        let mut best = slot.objective(&d);
         slot.floor = best.utility;
         let slot = slot;
-        let tasked: Vec<usize> = (0..n).filter(|&k| slot.ctx[k].task != 0).collect();
+        let tasked: Vec<usize> = (0..n).filter(|&k| slot.ctx[k].task != TASK_NONE).collect();
 
         for _ in 0..self.rounds {
             let mut improved = false;
-
             // 1. Shares for the current decisions.
-            let (mut nb, mut nc) = (wb.clone(), wc.clone());
-            slot.solve_shares(&v, &p, &mut nb, &mut nc, self.solver_steps);
-            let value = slot.objective(&v, &p, &nb, &nc);
+            let mut trial = d.clone();
+            slot.solve_shares(&mut trial, self.solver_steps);
+            let value = slot.objective(&trial);
             if slot.better(value, best) {
-                (best, wb, wc) = (value, nb, nc);
+                (best, d) = (value, trial);
                 improved = true;
             }
-
             // 2. Each device's (version, cut) with the weights fixed.
             for &k in &tasked {
-                let (sb, scpu) = weight_sums(&slot, &p, &wb, &wc, l);
-                let (b_k, c_k) = if p[k] < l { (wb[k].max(slot.eps) / sb, wc[k].max(slot.eps) / scpu) } else { (0.0, 0.0) };
-                let own = slot.device_score(k, v[k], p[k], b_k, c_k);
-                let (mut best_choice, mut best_value) = ((v[k], p[k]), best);
-                for cv in 0..m {
-                    for cp in 0..=l {
-                        if (cv, cp) == (v[k], p[k]) {
-                            continue;
-                        }
-                        let value = if (cp < l) == (p[k] < l) {
-                            // The set of offloading devices is unchanged: only device k's term moves.
-                            let (b, c) = if cp < l { (b_k, c_k) } else { (0.0, 0.0) };
-                            best - own + slot.device_score(k, cv, cp, b, c)
-                        } else {
-                            let (ov, op, ob, oc) = (v[k], p[k], wb[k], wc[k]);
-                            (v[k], p[k]) = (cv, cp);
-                            if cp < l {
-                                // A device joining the offloaders starts from the average weight.
-                                (wb[k], wc[k]) = (average_weight(&slot, &p, &wb, l, k), average_weight(&slot, &p, &wc, l, k));
-                            }
-                            let value = slot.objective(&v, &p, &wb, &wc);
-                            (v[k], p[k], wb[k], wc[k]) = (ov, op, ob, oc);
-                            value
-                        };
-                        if slot.better(value, best_value) {
-                            (best_choice, best_value) = ((cv, cp), value);
-                        }
-                    }
-                }
-                if best_choice != (v[k], p[k]) {
-                    let joins = best_choice.1 < l && p[k] >= l;
-                    (v[k], p[k]) = best_choice;
-                    if joins {
-                        (wb[k], wc[k]) = (average_weight(&slot, &p, &wb, l, k), average_weight(&slot, &p, &wc, l, k));
-                    }
-                    // Re-evaluate exactly rather than trusting the incremental value.
-                    best = slot.objective(&v, &p, &wb, &wc);
-                    improved = true;
-                }
+                improved |= slot.improve_device(&mut d, k, &mut best);
             }
             if !improved {
                 break;
             }
         }
         for k in 0..n {
-            out.version[k] = v[k] as i64;
-            out.partition[k] = p[k] as i64;
-            out.bandwidth[k] = wb[k];
-            out.compute[k] = wc[k];
+            out.version[k] = d.v[k] as i64;
+            out.partition[k] = d.p[k] as i64;
+            out.bandwidth[k] = d.wb[k];
+            out.compute[k] = d.wc[k];
         }
-    }
-}
-
-fn weight_sums(slot: &Slot<'_>, p: &[usize], wb: &[f64], wc: &[f64], l: usize) -> (f64, f64) {
-    let (mut sb, mut sc) = (0.0, 0.0);
-    for k in 0..p.len() {
-        if slot.ctx[k].task != 0 && p[k] < l {
-            sb += wb[k].max(slot.eps);
-            sc += wc[k].max(slot.eps);
-        }
-    }
-    (sb, sc)
-}
-
-/// Mean weight of the offloading devices other than `skip` (1 when there are none).
-fn average_weight(slot: &Slot<'_>, p: &[usize], w: &[f64], l: usize, skip: usize) -> f64 {
-    let (mut sum, mut count) = (0.0, 0usize);
-    for k in 0..p.len() {
-        if k != skip && slot.ctx[k].task != 0 && p[k] < l {
-            sum += w[k].max(slot.eps);
-            count += 1;
-        }
-    }
-    if count == 0 {
-        1.0
-    } else {
-        sum / count as f64
     }
 }
 

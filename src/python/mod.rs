@@ -10,8 +10,9 @@ use pyo3::prelude::*;
 
 use crate::config::{Config, Format};
 use crate::env::{info_f64_len, info_i64_len, Env, InfoMut, Snapshot, INFO_F64_FIELDS, INFO_I64_FIELDS};
-use crate::error::{ActionError, ConfigError, StepError};
-use crate::policies::{self, ActionBuffers, Policy};
+use crate::error::{ActionError, ConfigError, PolicyError, StepError};
+use crate::policies::static_table::SearchOptions;
+use crate::policies::{self, ActionBuffers, Freeze, Policy, PolicyOptions, StaticTable};
 use crate::rollout::Rollout;
 use crate::scenario::Scenario;
 use crate::vec_env::{AutoresetMode, VecBuffers, VecEnv};
@@ -23,6 +24,11 @@ create_exception!(mcia._core, ConfigError_, MciaError, "An invalid scenario; the
 create_exception!(mcia._core, ActionError_, MciaError, "An invalid action; the message names the environment and device.");
 create_exception!(mcia._core, ResetNeeded, MciaError, "step() called before reset() or after the episode ended.");
 create_exception!(mcia._core, SnapshotError_, MciaError, "A state snapshot that does not fit the environment.");
+create_exception!(mcia._core, PolicyError_, MciaError, "An invalid policy request: unknown name, option out of range, a table that does not fit.");
+
+fn policy_err(e: PolicyError) -> PyErr {
+    PolicyError_::new_err(e.to_string())
+}
 
 fn config_err(e: ConfigError) -> PyErr {
     ConfigError_::new_err(e.to_string())
@@ -89,6 +95,35 @@ fn builtin_family(name: &str) -> PyResult<String> {
 fn load_family_file(path: &str) -> PyResult<String> {
     let fam = zoo::FamilyProfile::from_json_file(path).map_err(config_err)?;
     Ok(serde_json::to_string(&fam).expect("families serialise"))
+}
+
+/// Searches the `static` baseline's table for the scenario (SPEC section 7; seconds of work, GIL
+/// released). Returns the search result as JSON: `table`, `start`, `start_return`, `calibration_return`,
+/// `passes`, `evaluations`, `episodes`, `seed`.
+#[pyfunction]
+#[pyo3(signature = (config_json, episodes = 20, seed = 1_000_000, num_threads = 0))]
+fn static_search(py: Python<'_>, config_json: &str, episodes: usize, seed: u64, num_threads: usize) -> PyResult<String> {
+    if episodes == 0 {
+        return Err(PyValueError::new_err("episodes must be >= 1"));
+    }
+    let sc = scenario_from_json(config_json)?;
+    let opts = SearchOptions { episodes, seed, num_threads, ..SearchOptions::default() };
+    let found = py.detach(|| StaticTable::search(&sc, &opts));
+    Ok(serde_json::to_string(&found).expect("search results serialise"))
+}
+
+/// The names of the scenario presets, in listing order.
+#[pyfunction]
+fn preset_names() -> Vec<&'static str> {
+    crate::presets::names()
+}
+
+/// A preset as `(description, TOML text, full config JSON)`.
+#[pyfunction]
+fn preset(name: &str) -> PyResult<(&'static str, &'static str, String)> {
+    let desc = crate::presets::description(name).map_err(config_err)?;
+    let text = crate::presets::text(name).map_err(config_err)?;
+    Ok((desc, text, Config::preset(name).map_err(config_err)?.to_json()))
 }
 
 /// Rust-native env-steps per second of a fixed random policy (median of `repeats` timed runs).
@@ -158,7 +193,7 @@ impl CoreEnv {
         self.env.scenario().l
     }
 
-    /// Observation length 7N + 2.
+    /// Observation length 7N + 3.
     #[getter]
     fn obs_dim(&self) -> usize {
         self.env.scenario().obs_dim()
@@ -365,7 +400,7 @@ impl CoreVecEnv {
         self.vec.scenario().l
     }
 
-    /// Observation length 7N + 2.
+    /// Observation length 7N + 3.
     #[getter]
     fn obs_dim(&self) -> usize {
         self.vec.scenario().obs_dim()
@@ -519,12 +554,30 @@ struct CorePolicy {
 #[pymethods]
 impl CorePolicy {
     /// Policy `name` (see `POLICY_NAMES`) for the scenario `config_json`; `version` fixes the version of
-    /// `device_only` / `edge_only` (default: the most accurate); `seed` drives `random`.
+    /// `device_only` / `edge_only` (default: the most accurate); `seed` drives `random`; `freeze` names the
+    /// decision dimensions greedy / optimizer may not vary, with `frozen_versions` = `[AS, LS]` for a
+    /// frozen version; `table_json` is the table of `static` (a `StaticTable` as JSON).
     #[new]
-    #[pyo3(signature = (name, config_json, version = None, seed = 0))]
-    fn new(name: &str, config_json: &str, version: Option<usize>, seed: u64) -> PyResult<Self> {
+    #[pyo3(signature = (name, config_json, version = None, seed = 0, freeze = None, frozen_versions = None, table_json = None))]
+    fn new(name: &str, config_json: &str, version: Option<usize>, seed: u64, freeze: Option<Vec<String>>, frozen_versions: Option<[usize; 2]>, table_json: Option<&str>) -> PyResult<Self> {
         let sc = scenario_from_json(config_json)?;
-        let policy = policies::by_name(name, &sc, version, seed).map_err(PyValueError::new_err)?;
+        let mut opts = PolicyOptions { version, seed, ..PolicyOptions::default() };
+        for dim in freeze.unwrap_or_default() {
+            let one = Freeze::dimension(&dim, frozen_versions.unwrap_or([0, 0])).map_err(policy_err)?;
+            if dim == "version" && frozen_versions.is_none() {
+                return Err(policy_err(PolicyError::new("frozen_versions", "must give the [AS, LS] version of a frozen version")));
+            }
+            opts.freeze = Freeze {
+                version: one.version.or(opts.freeze.version),
+                cut: one.cut || opts.freeze.cut,
+                bandwidth: one.bandwidth || opts.freeze.bandwidth,
+                compute: one.compute || opts.freeze.compute,
+            };
+        }
+        if let Some(t) = table_json {
+            opts.table = Some(serde_json::from_str::<StaticTable>(t).map_err(|e| policy_err(PolicyError::new("table", format!("is not a static table: {e}"))))?);
+        }
+        let policy = policies::by_name(name, &sc, &opts).map_err(policy_err)?;
         Ok(Self { name: name.to_string(), policy, n: sc.n })
     }
 
@@ -570,6 +623,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ActionError", py.get_type::<ActionError_>())?;
     m.add("ResetNeeded", py.get_type::<ResetNeeded>())?;
     m.add("SnapshotError", py.get_type::<SnapshotError_>())?;
+    m.add("PolicyError", py.get_type::<PolicyError_>())?;
     m.add_class::<CoreEnv>()?;
     m.add_class::<CoreVecEnv>()?;
     m.add_class::<CorePolicy>()?;
@@ -581,6 +635,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(builtin_family, m)?)?;
     m.add_function(wrap_pyfunction!(load_family_file, m)?)?;
     m.add_function(wrap_pyfunction!(rollout_rate, m)?)?;
+    m.add_function(wrap_pyfunction!(static_search, m)?)?;
+    m.add_function(wrap_pyfunction!(preset_names, m)?)?;
+    m.add_function(wrap_pyfunction!(preset, m)?)?;
+    m.add("FREEZE_DIMENSIONS", policies::FREEZE_DIMENSIONS.to_vec())?;
+    m.add("INFO_F64_SCALARS", crate::env::INFO_F64_SCALARS.to_vec())?;
+    m.add("OBS_GLOBAL_FIELDS", crate::scenario::OBS_GLOBAL_FIELDS.to_vec())?;
     m.add("INFO_F64_FIELDS", INFO_F64_FIELDS.to_vec())?;
     m.add("INFO_I64_FIELDS", INFO_I64_FIELDS.to_vec())?;
     m.add("OBS_DEVICE_FIELDS", crate::scenario::OBS_DEVICE_FIELDS.to_vec())?;

@@ -16,7 +16,8 @@ pub struct Latency {
     pub local: f64,
     /// Uploading the cut tensor.
     pub tx: f64,
-    /// Computing units p+1..L on the edge.
+    /// Waiting for the work the edge still holds from earlier slots, `q_E`, then computing units p+1..L on
+    /// the edge.
     pub edge: f64,
 }
 
@@ -32,14 +33,15 @@ impl Latency {
 ///
 /// `local_flops` = FLOPs of units 1..p, `edge_flops` = FLOPs of units p+1..L, `upload_bytes` = bytes sent,
 /// `rate_bps` = uplink rate, `f_dev` / `f_edge_share` = device FLOP/s and the edge FLOP/s granted to it
-/// (`c_n F_E`). When `offloads` is false (p = L) nothing is sent and the edge does nothing.
+/// (`c_n F_E`), `edge_backlog_s` = the edge's queued work `q_E`, which an offloaded task waits for first.
+/// When `offloads` is false (p = L) nothing is sent and the edge does nothing.
 #[inline]
 #[allow(clippy::too_many_arguments)]
-pub fn task_latency(backlog_s: f64, local_flops: f64, f_dev: f64, offloads: bool, upload_bytes: f64, rate_bps: f64, edge_flops: f64, f_edge_share: f64) -> Latency {
+pub fn task_latency(backlog_s: f64, local_flops: f64, f_dev: f64, offloads: bool, upload_bytes: f64, rate_bps: f64, edge_flops: f64, f_edge_share: f64, edge_backlog_s: f64) -> Latency {
     let local = local_flops / f_dev;
     let (tx, edge) = if offloads {
         let tx = if upload_bytes > 0.0 { 8.0 * upload_bytes / rate_bps } else { 0.0 };
-        let edge = if edge_flops > 0.0 { edge_flops / f_edge_share } else { 0.0 };
+        let edge = edge_backlog_s + if edge_flops > 0.0 { edge_flops / f_edge_share } else { 0.0 };
         (tx, edge)
     } else {
         (0.0, 0.0)
@@ -54,6 +56,14 @@ pub fn next_backlog(backlog_s: f64, busy_s: f64, slot_s: f64) -> f64 {
     (backlog_s + busy_s - slot_s).max(0.0)
 }
 
+/// Edge backlog after a slot: `max(0, q_E + W / F_E - slot)`, where `W` is the edge work (FLOPs) the
+/// slot's offloading tasks brought and `F_E` the slot's effective edge FLOP/s: the edge works at full speed
+/// on whatever it holds.
+#[inline]
+pub fn next_edge_backlog(edge_backlog_s: f64, edge_work_flops: f64, f_edge: f64, slot_s: f64) -> f64 {
+    (edge_backlog_s + edge_work_flops / f_edge - slot_s).max(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,11 +71,14 @@ mod tests {
     #[test]
     fn latency_terms_hand_values() {
         // 2 GFLOP locally at 1 GFLOP/s, 1000 bytes at 8 kbit/s, 3 GFLOP on 6 GFLOP/s of edge, 0.25 s backlog.
-        let l = task_latency(0.25, 2e9, 1e9, true, 1000.0, 8000.0, 3e9, 6e9);
+        let l = task_latency(0.25, 2e9, 1e9, true, 1000.0, 8000.0, 3e9, 6e9, 0.0);
         assert_eq!(l, Latency { wait: 0.25, local: 2.0, tx: 1.0, edge: 0.5 });
         assert_eq!(l.total(), 3.75);
-        // Fully local: no upload, no edge.
-        let l = task_latency(0.0, 2e9, 1e9, false, 1000.0, 0.0, 0.0, 0.0);
+        // The edge still holds 0.125 s of work: the task waits for it first.
+        let l = task_latency(0.25, 2e9, 1e9, true, 1000.0, 8000.0, 3e9, 6e9, 0.125);
+        assert_eq!(l.edge, 0.625);
+        // Fully local: no upload, no edge, whatever the edge holds.
+        let l = task_latency(0.0, 2e9, 1e9, false, 1000.0, 0.0, 0.0, 0.0, 0.125);
         assert_eq!(l, Latency { wait: 0.0, local: 2.0, tx: 0.0, edge: 0.0 });
         assert_eq!(effective_flops(10e9, 0.3), 7e9);
     }
@@ -74,5 +87,8 @@ mod tests {
     fn backlog_drains_and_accumulates() {
         assert_eq!(next_backlog(0.2, 0.0, 0.5), 0.0);
         assert_eq!(next_backlog(0.2, 0.6, 0.5), 0.2 + 0.6 - 0.5);
+        // 3 GFLOP arriving at a 4 GFLOP/s edge that holds 0.5 s: 0.5 + 0.75 - 0.5 s left.
+        assert_eq!(next_edge_backlog(0.5, 3e9, 4e9, 0.5), 0.75);
+        assert_eq!(next_edge_backlog(0.1, 1e9, 4e9, 0.5), 0.0);
     }
 }

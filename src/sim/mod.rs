@@ -6,4 +6,5 @@ pub mod compute;
 pub mod lanes;
 pub mod load;
 pub mod radio;
+pub mod shares;
 pub mod tasks;

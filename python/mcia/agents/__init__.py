@@ -3,7 +3,7 @@
 - :class:`HybridPPO`: PPO with a per-device hybrid policy (joint categorical over (version, cut), Beta share
   weights), trained directly on the native vector env. ``mcia train --algo hppo``.
 - :func:`load_agent`: any checkpoint directory written by ``mcia train`` (HybridPPO, Stable-Baselines3 PPO
-  or RLlib PPO) as an object with ``act(obs, deterministic=True)`` mapping observations ``(B, 7N + 2)`` to
+  or RLlib PPO) as an object with ``act(obs, deterministic=True)`` mapping observations ``(B, 7N + 3)`` to
   the Dict action of ``(B, N)`` arrays; this is what ``mcia.evaluate(DIR)`` uses.
 """
 

@@ -163,7 +163,7 @@ class PolicyNet(nn.Module):
         self.register_buffer("eye", torch.eye(n), persistent=False)
 
     def forward(self, obs: torch.Tensor):
-        """``obs`` (B, 7N + 2), normalised. Returns choice logits (B, N, M(L+1)) and Beta parameters
+        """``obs`` (B, 7N + 3), normalised. Returns choice logits (B, N, M(L+1)) and Beta parameters
         (B, N, 2) alpha and beta for bandwidth (index 0) and compute (index 1)."""
         b = obs.shape[0]
         dev = obs[:, : 7 * self.n].reshape(b, self.n, 7)
@@ -278,7 +278,7 @@ class HybridPPO:
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> Dict[str, np.ndarray]:
-        """The Dict action for a batch of observations ``(B, 7N + 2)`` (or one observation ``(7N + 2,)``):
+        """The Dict action for a batch of observations ``(B, 7N + 3)`` (or one observation ``(7N + 3,)``):
         ``version`` / ``partition`` int64 and ``bandwidth`` / ``compute`` float64, each ``(B, N)`` (or
         ``(N,)``). Deterministic: the most likely (version, cut) and the mean share weights."""
         with _threads(self.params.torch_threads):

@@ -43,7 +43,7 @@ def detect_algo(path: str) -> str:
 def load_agent(path: str) -> Any:
     """Loads a checkpoint directory written by ``mcia train`` (or by :meth:`HybridPPO.save`, the
     Stable-Baselines3 recipe or the RLlib recipe). The result has ``act(obs, deterministic=True)`` taking
-    a batch ``(B, 7N + 2)`` and returning the Dict action of ``(B, N)`` arrays, and a ``config``."""
+    a batch ``(B, 7N + 3)`` and returning the Dict action of ``(B, N)`` arrays, and a ``config``."""
     algo = detect_algo(path)
     if algo == "hppo":
         from .hppo import HybridPPO
