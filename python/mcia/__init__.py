@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import gymnasium as _gym
 
-from . import _core, policies, wrappers, zoo
-from ._core import ActionError, ConfigError, MciaError, ResetNeeded, SnapshotError
-from .config import Config
+from . import _core, policies, spaces, wrappers, zoo
+from ._core import ActionError, ConfigError, MciaError, PolicyError, ResetNeeded, SnapshotError
+from .ablation import AblationResult, AblationSweep, ablate, ablate_sweep
+from .config import Config, scenarios
 from .env import MciaEnv
 from .evaluation import Comparison, EvalResult, compare, evaluate
 from .sweep import SweepResult, sweep
@@ -42,6 +43,8 @@ def _register_envs() -> None:
 _register_envs()
 
 __all__ = [
+    "AblationResult",
+    "AblationSweep",
     "ActionError",
     "Comparison",
     "Config",
@@ -51,13 +54,18 @@ __all__ = [
     "MciaEnv",
     "MciaError",
     "MciaVectorEnv",
+    "PolicyError",
     "ResetNeeded",
     "SnapshotError",
     "__version__",
+    "ablate",
+    "ablate_sweep",
     "compare",
     "evaluate",
     "sweep",
     "policies",
+    "scenarios",
+    "spaces",
     "wrappers",
     "zoo",
 ]

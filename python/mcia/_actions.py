@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _core
 
-ACTION_KEYS = ("version", "partition", "bandwidth", "compute")
+from .spaces import ACTION_KEYS
 
 
 def _index_array(name: str, value: Any, where: str) -> np.ndarray:

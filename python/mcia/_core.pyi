@@ -6,13 +6,17 @@ import numpy as np
 import numpy.typing as npt
 from typing import final
 
-__all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'CoreEnv', 'CoreVecEnv', 'CorePolicy', 'POLICY_NAMES', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'INFO_F64_FIELDS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', '__version__']
+__all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'PolicyError', 'CoreEnv', 'CoreVecEnv', 'CorePolicy', 'POLICY_NAMES', 'FREEZE_DIMENSIONS', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'static_search', 'preset_names', 'preset', 'INFO_F64_FIELDS', 'INFO_F64_SCALARS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', 'OBS_GLOBAL_FIELDS', 'OBS_DEVICE_HIGH', '__version__']
 
 __version__: str
 INFO_F64_FIELDS: List[str]
+INFO_F64_SCALARS: List[str]
 INFO_I64_FIELDS: List[str]
 OBS_DEVICE_FIELDS: List[str]
+OBS_GLOBAL_FIELDS: List[str]
+OBS_DEVICE_HIGH: List[float]
 POLICY_NAMES: List[str]
+FREEZE_DIMENSIONS: List[str]
 
 class MciaError(ValueError):
     """Base class of every error raised by mcia (a ValueError)."""
@@ -28,6 +32,9 @@ class ResetNeeded(MciaError):
 
 class SnapshotError(MciaError):
     """A state snapshot that does not fit the environment."""
+
+class PolicyError(MciaError):
+    """An invalid policy request: unknown name, option out of range, a table that does not fit."""
 
 def normalize_config(text: str, format: str = "json") -> str:
     """Parses `text` (JSON or TOML), fills in defaults, validates, and returns the full config as JSON."""
@@ -46,6 +53,15 @@ def builtin_family(name: str) -> str:
 
 def load_family_file(path: str) -> str:
     """Validates a JSON profile file and returns the family as JSON."""
+
+def static_search(config_json: str, episodes: int = 20, seed: int = 1000000, num_threads: int = 0) -> str:
+    """Searches the ``static`` baseline's table (SPEC section 7); the search result as JSON."""
+
+def preset_names() -> List[str]:
+    """The names of the scenario presets, in listing order."""
+
+def preset(name: str) -> Tuple[str, str, str]:
+    """A preset as ``(description, TOML text, full config JSON)``."""
 
 def rollout_rate(config_json: str, num_envs: int, steps: int, num_threads: int, repeats: int = 3, seed: int = 0) -> List[float]:
     """Rust-native env-steps per second of a fixed random policy, one value per timed repeat."""
@@ -149,7 +165,16 @@ class CoreVecEnv:
 class CorePolicy:
     """A built-in baseline policy deciding from the true state of a ``CoreVecEnv``."""
 
-    def __new__(cls, name: str, config_json: str, version: Optional[int] = None, seed: int = 0) -> "CorePolicy": ...
+    def __new__(
+        cls,
+        name: str,
+        config_json: str,
+        version: Optional[int] = None,
+        seed: int = 0,
+        freeze: Optional[List[str]] = None,
+        frozen_versions: Optional[Tuple[int, int]] = None,
+        table_json: Optional[str] = None,
+    ) -> "CorePolicy": ...
     @property
     def name(self) -> str: ...
     def act_into(

@@ -1,6 +1,8 @@
-"""The ``mcia`` command line: ``mcia train``, ``mcia evaluate``, ``mcia compare``, ``mcia sweep``, ``mcia bench``.
+"""The ``mcia`` command line: ``mcia train``, ``mcia evaluate``, ``mcia compare``, ``mcia ablate``,
+``mcia sweep``, ``mcia static``, ``mcia scenarios``, ``mcia bench``.
 
-Run ``mcia --help`` or ``mcia COMMAND --help`` for the options.
+Every command takes the scenario as ``--scenario NAME`` (a preset, see ``mcia scenarios``) or
+``--config FILE`` (a .json / .toml file), not both. Run ``mcia --help`` or ``mcia COMMAND --help``.
 """
 
 from __future__ import annotations
@@ -14,16 +16,32 @@ from typing import List, Optional
 from . import _core
 
 
-def _config(path: Optional[str]):
+def _config(args: argparse.Namespace):
+    """The scenario of ``--scenario NAME`` or ``--config FILE`` (the defaults without either)."""
     from .config import Config
 
-    return Config(path) if path else Config()
+    scenario, path = getattr(args, "scenario", None), getattr(args, "config", None)
+    if scenario and path:
+        raise _core.ConfigError(f"give either --scenario {scenario} or --config {path}, not both")
+    if scenario:
+        if os.path.exists(scenario):
+            raise _core.ConfigError(f"--scenario {scenario!r} is also a file here; pass a file with --config {os.path.join('.', scenario)}")
+        return Config.preset(scenario)
+    if path:
+        return Config.from_file(path)
+    return Config()
+
+
+def add_scenario_args(p: argparse.ArgumentParser) -> None:
+    """``--scenario NAME`` / ``--config FILE``, shared by every command."""
+    p.add_argument("--scenario", help="preset scenario name (see `mcia scenarios`); default: the default scenario")
+    p.add_argument("--config", help="scenario file (.json or .toml) instead of a preset")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, write_csv
 
-    res = evaluate(args.policy, _config(args.config), episodes=args.episodes, seed=args.seed, num_threads=args.threads, progress=not args.quiet)
+    res = evaluate(args.policy, _config(args), episodes=args.episodes, seed=args.seed, num_threads=args.threads, progress=not args.quiet)
     print(res.table())
     if args.out:
         os.makedirs(args.out, exist_ok=True)
@@ -40,11 +58,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .policies import NAMES
 
     policies: List[str] = list(args.policies or NAMES) + list(args.agents or [])
-    cfg = _config(args.config)
+    cfg = _config(args)
     comp = compare(policies, cfg, episodes=args.episodes, seed=args.seed, num_threads=args.threads, progress=not args.quiet)
     print(f"MCIA-v0, {cfg.num_devices} devices, versions {cfg['zoo']['versions']}; {args.episodes} paired episodes "
           f"(seeds {args.seed}..{args.seed + args.episodes - 1}), {cfg['time']['episode_slots']} slots each.")
-    print("score = (U - U_random) / (U_optimizer - U_random); return = summed reward of an episode.\n")
+    print("return = summed reward of an episode; score = (U - U_random) / (U_optimizer - U_random); "
+          "adaptivity = (U - U_static) / (U_optimizer - U_static).\n")
     print(comp.table())
     if args.out:
         paths = comp.save(args.out)
@@ -56,10 +75,70 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from .ablation import ablate, ablate_sweep
+    from .sweep import parse_value
+
+    cfg = _config(args)
+    out = args.out or os.path.join("runs", "ablation")
+    if args.sweep:
+        if not args.values:
+            raise ValueError("--sweep needs --values")
+        res = ablate_sweep(args.sweep, [parse_value(v) for v in args.values], cfg, episodes=args.episodes, seed=args.seed,
+                           policies=args.policy, num_threads=args.threads, progress=not args.quiet)
+        print(f"share of the random-to-optimizer range lost when one decision is frozen, {args.episodes} paired episodes:\n")
+        print(res.table())
+        paths = res.save(out) + [res.plot(os.path.join(out, "ablation_sweep.png"))]
+    else:
+        res = ablate(cfg, episodes=args.episodes, seed=args.seed, policies=args.policy, num_threads=args.threads, progress=not args.quiet)
+        print(f"decision ablation, {args.episodes} paired episodes (seeds {args.seed}..{args.seed + args.episodes - 1}); "
+              f"random {res.random_return:.2f}, optimizer {res.optimizer_return:.2f}:\n")
+        print(res.table())
+        paths = res.save(out) + [res.plot(os.path.join(out, "ablation.png"))]
+    print("\nwrote " + ", ".join(paths))
+    return 0
+
+
+def cmd_static(args: argparse.Namespace) -> int:
+    from .policies import static_search, static_table_text
+
+    cfg = _config(args)
+    found = static_search(cfg, refresh=args.refresh, progress=not args.quiet)
+    print(static_table_text(found, cfg))
+    print(f"\nmean return on the {found['episodes']} calibration episodes (seeds {found['seed']}..): "
+          f"{found['calibration_return']:.3f} (start: the optimizer's most frequent choices, {found['start_return']:.3f}); "
+          f"{found['passes']} coordinate-ascent passes, {found['evaluations']} tables evaluated.")
+    if args.out:
+        if os.path.dirname(args.out):
+            os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(found, f, indent=1)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    from .config import preset_toml, scenarios
+
+    if args.show:
+        print(preset_toml(args.show), end="")
+        if args.full:
+            from .config import Config
+
+            print("\n# --- every field of the scenario ---\n" + Config.preset(args.show).to_toml(), end="")
+        return 0
+    width = max(len(n) for n in scenarios())
+    for name, desc in scenarios().items():
+        print(f"{name:<{width}}  {desc}")
+    print("\nuse with --scenario NAME, gym.make('MCIA-v0', config=NAME) or mcia.Config.preset(NAME); "
+          "`mcia scenarios --show NAME` prints one.")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
-    result = bench.run(_config(args.config), num_envs=args.envs, threads=args.threads_list, engines=args.engines, seconds=args.seconds, repeats=args.repeats, progress=not args.quiet)
+    result = bench.run(_config(args), num_envs=args.envs, threads=args.threads_list, engines=args.engines, seconds=args.seconds, repeats=args.repeats, progress=not args.quiet)
     print(bench.table(result))
     if args.out:
         if os.path.dirname(args.out):
@@ -74,7 +153,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweep import parse_value, sweep
 
     values = [parse_value(v) for v in args.values]
-    res = sweep(args.param, values, args.policies, _config(args.config), episodes=args.episodes, seed=args.seed, num_threads=args.threads, progress=not args.quiet)
+    res = sweep(args.param, values, args.policies, _config(args), episodes=args.episodes, seed=args.seed, num_threads=args.threads, progress=not args.quiet)
     print(f"mean reward per slot over {args.episodes} paired episodes:\n")
     print(res.table())
     out = args.out or os.path.join("runs", f"sweep_{args.param.replace('.', '_')}")
@@ -89,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser, episodes: int) -> None:
-        p.add_argument("--config", help="scenario file (.json or .toml); default scenario if omitted")
+        add_scenario_args(p)
         p.add_argument("--episodes", type=int, default=episodes, help=f"paired evaluation episodes (default {episodes})")
         p.add_argument("--seed", type=int, default=0, help="first evaluation seed (episode i uses seed + i)")
         p.add_argument("--threads", type=int, default=None, help="Rust threads (default: every core)")
@@ -119,6 +198,26 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--choices-of", dest="choices_of", help="policy whose versions and cuts are plotted (default: the last)")
     sw.set_defaults(func=cmd_sweep)
 
+    ab = sub.add_parser("ablate", help="the return lost when each decision (version, cut, bandwidth, compute) is frozen")
+    ab.add_argument("--policy", nargs="+", default=["optimizer", "greedy"], choices=["optimizer", "greedy"], help="policies to ablate (default both)")
+    common(ab, 20)
+    ab.add_argument("--sweep", metavar="PARAM", help="ablate across the values of one scenario parameter (as mcia sweep)")
+    ab.add_argument("--values", nargs="+", help="values of --sweep PARAM")
+    ab.add_argument("--out", help="output directory (default runs/ablation)")
+    ab.set_defaults(func=cmd_ablate)
+
+    st = sub.add_parser("static", help="print the static baseline's table (searched once per scenario, then cached)")
+    add_scenario_args(st)
+    st.add_argument("--refresh", action="store_true", help="search again instead of reading the cache")
+    st.add_argument("--out", help="write the search result as JSON")
+    st.add_argument("--quiet", action="store_true", help="no message when a search runs")
+    st.set_defaults(func=cmd_static)
+
+    sc = sub.add_parser("scenarios", help="list the preset scenarios")
+    sc.add_argument("--show", metavar="NAME", help="print one preset's TOML")
+    sc.add_argument("--full", action="store_true", help="with --show: also every field of the resulting scenario")
+    sc.set_defaults(func=cmd_scenarios)
+
     from .train import add_train_parser
 
     add_train_parser(sub)
@@ -126,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .bench import ENGINES
 
     bp = sub.add_parser("bench", help="env-steps/s of MCIA-v0 from Python beside the NumPy reference, Gymnasium and EnvPool anchors")
-    bp.add_argument("--config", help="scenario file (.json or .toml)")
+    add_scenario_args(bp)
     bp.add_argument("--envs", type=int, nargs="+", default=[1, 16, 256, 4096], help="batch sizes (default 1 16 256 4096)")
     bp.add_argument("--threads", dest="threads_list", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
     bp.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES, help="engines to measure (default: all)")

@@ -10,6 +10,9 @@ errors are :class:`mcia.ConfigError` naming the field, e.g. ``radio.bandwidth_hz
 5000000.0
 >>> cfg.replace({"tasks.as_ratio": 0.8})["tasks"]["as_ratio"]
 0.8
+
+Named presets ship with the package (:func:`scenarios` lists them): ``Config.preset("iot")``, or simply
+``config="iot"`` wherever a config is accepted.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from typing import Any, Iterator, Mapping, Union
+from typing import Any, Dict, Iterator, Mapping, Union
 
 from . import _core
 
@@ -29,7 +32,9 @@ class Config(Mapping[str, Any]):
 
     Args:
         source: ``None`` for the defaults; a (partial, nested) dict; a path to a ``.json`` or ``.toml`` file;
-            or another :class:`Config`.
+            the name of a preset (:func:`scenarios`); or another :class:`Config`. A name that is both a
+            preset and an existing file is an error: say which you mean with :meth:`preset` or
+            :meth:`from_file`.
 
     The config behaves as a read-only mapping of its groups (``cfg["radio"]["bandwidth_hz"]``). Use
     :meth:`replace` for a modified copy and :meth:`to_dict` for a plain, mutable dict.
@@ -44,9 +49,23 @@ class Config(Mapping[str, Any]):
             text = _core.normalize_config("{}")
         elif isinstance(source, (str, os.PathLike)):
             path = os.fspath(source)
-            if not os.path.exists(path):
+            is_preset = isinstance(source, str) and source in _core.preset_names()
+            if is_preset and os.path.exists(path):
+                raise _core.ConfigError(
+                    f"config {path!r} is both a preset and a file; use mcia.Config.preset({path!r}) or "
+                    f"mcia.Config.from_file({os.path.join('.', path)!r})"
+                )
+            if is_preset:
+                text = _core.preset(path)[2]
+            elif os.path.exists(path):
+                text = _core.load_config_file(path)
+            elif os.path.splitext(path)[1] or os.sep in path:
                 raise _core.ConfigError(f"config file {path!r} does not exist")
-            text = _core.load_config_file(path)
+            else:
+                raise _core.ConfigError(
+                    f"unknown preset {path!r}; available presets: {list(_core.preset_names())} "
+                    "(or give the path of a .json / .toml file)"
+                )
         elif isinstance(source, Mapping):
             try:
                 raw = json.dumps(_plain(source), allow_nan=True)
@@ -64,9 +83,23 @@ class Config(Mapping[str, Any]):
         return cls()
 
     @classmethod
+    def preset(cls, name: str) -> "Config":
+        """The named preset scenario (:func:`scenarios` lists them with their descriptions)."""
+        c = cls.__new__(cls)
+        c._json = _core.preset(name)[2]
+        c._data = json.loads(c._json)
+        return c
+
+    @classmethod
     def from_file(cls, path: "str | os.PathLike[str]") -> "Config":
         """Loads a ``.json`` or ``.toml`` file."""
-        return cls(os.fspath(path))
+        p = os.fspath(path)
+        if not os.path.exists(p):
+            raise _core.ConfigError(f"config file {p!r} does not exist")
+        c = cls.__new__(cls)
+        c._json = _core.load_config_file(p)
+        c._data = json.loads(c._json)
+        return c
 
     @classmethod
     def from_toml(cls, text: str) -> "Config":
@@ -157,6 +190,20 @@ class Config(Mapping[str, Any]):
 
     def __reduce__(self):
         return (Config, (self._data,))
+
+
+def scenarios() -> Dict[str, str]:
+    """The preset scenarios shipped with the package: ``{name: one-line description}``, in listing order.
+
+    >>> sorted(scenarios())[:2]
+    ['default', 'dense']
+    """
+    return {name: _core.preset(name)[0] for name in _core.preset_names()}
+
+
+def preset_toml(name: str) -> str:
+    """The TOML text of a preset (a starting point for your own scenario file)."""
+    return _core.preset(name)[1]
 
 
 def as_config(config: ConfigLike) -> Config:

@@ -6,49 +6,19 @@ from typing import Any, Dict, Optional, Tuple
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
 from . import _core
 from ._actions import fast_fields, split_action
 from .config import Config, ConfigLike, as_config
-
-INFO_F64_FIELDS = tuple(_core.INFO_F64_FIELDS)
-INFO_I64_FIELDS = tuple(_core.INFO_I64_FIELDS)
-OBS_DEVICE_FIELDS = tuple(_core.OBS_DEVICE_FIELDS)
-OBS_DEVICE_HIGH = np.array([1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0], dtype=np.float32)
-
-
-def observation_space(n: int) -> spaces.Box:
-    """The observation space for N devices: ``Box(0, high, (7N + 3,), float32)`` with the bounds of SPEC section 5."""
-    high = np.concatenate([np.tile(OBS_DEVICE_HIGH, n), np.ones(2, dtype=np.float32)])
-    return spaces.Box(low=np.zeros_like(high), high=high, dtype=np.float32)
-
-
-def action_space(n: int, m: int, l: int) -> spaces.Dict:
-    """The Dict action space for N devices, M versions and L units."""
-    return spaces.Dict(
-        {
-            "version": spaces.MultiDiscrete(np.full(n, m, dtype=np.int64)),
-            "partition": spaces.MultiDiscrete(np.full(n, l + 1, dtype=np.int64)),
-            "bandwidth": spaces.Box(0.0, 1.0, (n,), dtype=np.float32),
-            "compute": spaces.Box(0.0, 1.0, (n,), dtype=np.float32),
-        }
-    )
-
-
-def info_dict(f: np.ndarray, i: np.ndarray, n: int) -> Dict[str, Any]:
-    """Per-device info arrays from the core's flat float and integer blocks (views, no copies).
-
-    ``f`` is ``(..., 12 N + 1)`` and ``i`` is ``(..., 5 N)``; each field becomes ``(..., N)`` and the
-    trailing float becomes ``edge_flops``.
-    """
-    info: Dict[str, Any] = {}
-    for k, name in enumerate(INFO_F64_FIELDS):
-        info[name] = f[..., k * n : (k + 1) * n]
-    for k, name in enumerate(INFO_I64_FIELDS):
-        info[name] = i[..., k * n : (k + 1) * n]
-    info["edge_flops"] = f[..., len(INFO_F64_FIELDS) * n]
-    return info
+from .spaces import (
+    INFO_F64_FIELDS,
+    INFO_I64_FIELDS,
+    OBS_DEVICE_FIELDS,
+    OBS_DEVICE_HIGH,
+    action_space,
+    info_dict,
+    observation_space,
+)
 
 
 def entropy_seed() -> int:

@@ -3,6 +3,13 @@
 Every policy is evaluated on the same fixed seeds: episode i runs environment ``seed + i``. The exogenous
 processes (channels, loads, tasks) of an environment depend on its seed alone, never on the actions, so
 two policies face exactly the same slots and their per-episode returns are paired.
+
+Two scores of SPEC section 7 place a policy between anchors evaluated on the same seeds:
+
+- the normalised score ``(U - U_random) / (U_optimizer - U_random)`` (random 0, optimizer 1);
+- the adaptivity score ``(U - U_static) / (U_optimizer - U_static)``: the share of what adapting to the
+  state is worth that a policy captures (the non-adaptive ``static`` table 0, the optimizer 1; a policy that
+  plans ahead can exceed 1).
 """
 
 from __future__ import annotations
@@ -67,6 +74,10 @@ class EvalResult:
     wall_s: float
     decisions_per_s: float
     version_names: List[str] = field(default_factory=list)
+    #: Normalised score on the same seeds (NaN when the anchors were not evaluated).
+    score: float = float("nan")
+    #: Adaptivity score on the same seeds (NaN when the anchors were not evaluated).
+    adaptivity: float = float("nan")
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain JSON-ready dict of every metric."""
@@ -78,8 +89,8 @@ class EvalResult:
 
     def summary_row(self) -> Dict[str, Any]:
         """One flat row (for tables and CSV)."""
-        row: Dict[str, Any] = {"policy": self.policy, "mean_return": self.mean_return, "ci95": self.ci95, "mean_reward": self.mean_reward,
-                               "offload_ratio": self.offload_ratio}
+        row: Dict[str, Any] = {"policy": self.policy, "mean_return": self.mean_return, "ci95": self.ci95, "score": self.score,
+                               "adaptivity": self.adaptivity, "mean_reward": self.mean_reward, "offload_ratio": self.offload_ratio}
         for t, m in self.per_type.items():
             for k in ("latency_s", "accuracy", "utility", "deadline_met", "accuracy_met"):
                 row[f"{t}_{k}"] = getattr(m, k)
@@ -89,6 +100,7 @@ class EvalResult:
         """A readable report."""
         lines = [f"policy {self.policy}: {self.episodes} episodes, seeds {self.seeds[0]}..{self.seeds[-1]}",
                  f"  return {self.mean_return:.3f} +- {self.ci95:.3f} (95% CI), reward per slot {self.mean_reward:.4f}, offload ratio {self.offload_ratio:.2f}",
+                 f"  normalised score {self.score:.3f} (random 0, optimizer 1), adaptivity {self.adaptivity:.3f} (static 0, optimizer 1)",
                  f"  {'type':<4} {'tasks':>7} {'latency s':>10} {'accuracy':>9} {'utility':>8} {'deadline':>9} {'acc. met':>9}"]
         for t, m in self.per_type.items():
             lines.append(f"  {t:<4} {m.tasks:>7} {m.latency_s:>10.4f} {m.accuracy:>9.4f} {m.utility:>8.4f} {m.deadline_met:>9.3f} {m.accuracy_met:>9.3f}")
@@ -118,6 +130,29 @@ def resolve_policy(policy: PolicyLike, config: Config, seed: int = 0):
     raise TypeError(f"policy must be a name, a callable obs -> action, or a checkpoint directory; got {type(policy).__name__}")
 
 
+#: The policies the scores are measured against.
+ANCHORS = ("random", "static", "optimizer")
+
+_ANCHOR_MEMO: Dict[tuple, Dict[str, float]] = {}
+
+
+def anchor_returns(config: ConfigLike = None, episodes: int = 20, seed: int = 0, num_threads: Optional[int] = None) -> Dict[str, float]:
+    """Mean returns of the score anchors (:data:`ANCHORS`) on the given seeds (memoised per process)."""
+    cfg = as_config(config)
+    key = (cfg.to_json(), episodes, seed)
+    if key not in _ANCHOR_MEMO:
+        _ANCHOR_MEMO[key] = {a: evaluate(a, cfg, episodes, seed, num_threads, scores=False).mean_return for a in ANCHORS}
+    return dict(_ANCHOR_MEMO[key])
+
+
+def scores_of(mean_return: float, anchors: Dict[str, float]) -> tuple:
+    """``(normalised score, adaptivity score)`` of a mean return against the anchors' mean returns."""
+    lo, st, hi = anchors["random"], anchors["static"], anchors["optimizer"]
+    score = (mean_return - lo) / (hi - lo) if hi != lo else float("nan")
+    adapt = (mean_return - st) / (hi - st) if hi != st else float("nan")
+    return score, adapt
+
+
 def evaluate(
     policy: PolicyLike,
     config: ConfigLike = None,
@@ -126,6 +161,7 @@ def evaluate(
     num_threads: Optional[int] = None,
     progress: bool = False,
     name: Optional[str] = None,
+    scores: bool = True,
 ) -> EvalResult:
     """Evaluates ``policy`` on ``episodes`` full episodes, episode i on seed ``seed + i``.
 
@@ -139,6 +175,8 @@ def evaluate(
         num_threads: Rust threads (default: every core).
         progress: show a progress bar.
         name: label for the result (default: derived from ``policy``).
+        scores: also evaluate the anchors (random, static, optimizer; memoised) on the same seeds and fill
+            in ``score`` and ``adaptivity``.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -182,6 +220,9 @@ def evaluate(
         d = max(k, 1)
         per_type[label_t] = TypeMetrics(int(k), lat / d, acc / d, util / d, dl / d, am / d)
     std = float(returns.std(ddof=1)) if episodes > 1 else float("nan")
+    score = adapt = float("nan")
+    if scores:
+        score, adapt = scores_of(float(returns.mean()), anchor_returns(cfg, episodes, seed, num_threads))
     return EvalResult(
         policy=label,
         episodes=episodes,
@@ -197,23 +238,30 @@ def evaluate(
         wall_s=wall,
         decisions_per_s=episodes * slots / wall if wall > 0 else float("inf"),
         version_names=list(cfg["zoo"]["versions"]),
+        score=score,
+        adaptivity=adapt,
     )
 
 
 @dataclass
 class Comparison:
-    """Results of several policies on the same seeds, with the normalised score of SPEC section 7:
-    ``(U - U_random) / (U_optimizer - U_random)``."""
+    """Results of several policies on the same seeds, with the scores of SPEC section 7 (module docs)."""
 
     results: List[EvalResult]
 
+    def _anchors(self) -> Optional[Dict[str, float]]:
+        by = {r.policy: r.mean_return for r in self.results}
+        return by if all(a in by for a in ANCHORS) else None
+
     def score(self, result: EvalResult) -> float:
-        """Normalised score of one result."""
-        by = {r.policy: r for r in self.results}
-        if "random" not in by or "optimizer" not in by:
-            return float("nan")
-        lo, hi = by["random"].mean_return, by["optimizer"].mean_return
-        return (result.mean_return - lo) / (hi - lo) if hi != lo else float("nan")
+        """Normalised score of one result: ``(U - U_random) / (U_optimizer - U_random)``."""
+        anchors = self._anchors()
+        return scores_of(result.mean_return, anchors)[0] if anchors else float("nan")
+
+    def adaptivity(self, result: EvalResult) -> float:
+        """Adaptivity score of one result: ``(U - U_static) / (U_optimizer - U_static)``."""
+        anchors = self._anchors()
+        return scores_of(result.mean_return, anchors)[1] if anchors else float("nan")
 
     def ranked(self) -> List[EvalResult]:
         """Results from best to worst mean return."""
@@ -221,19 +269,19 @@ class Comparison:
 
     def table(self) -> str:
         """The ranking as a text table (Markdown)."""
-        head = "| rank | policy | return (95% CI) | score | AS latency s | AS accuracy | AS deadline met | LS latency s | LS accuracy | LS deadline met | offload |"
+        head = "| rank | policy | return (95% CI) | score | adaptivity | AS latency s | AS accuracy | AS deadline met | LS latency s | LS accuracy | LS deadline met | offload |"
         lines = [head, "|" + "---|" * (head.count("|") - 1)]
         for i, r in enumerate(self.ranked(), 1):
             a, s = r.per_type["AS"], r.per_type["LS"]
             lines.append(
-                f"| {i} | {r.policy} | {r.mean_return:.2f} ± {r.ci95:.2f} | {self.score(r):.3f} | {a.latency_s:.3f} | {a.accuracy:.3f} | "
+                f"| {i} | {r.policy} | {r.mean_return:.2f} ± {r.ci95:.2f} | {self.score(r):.3f} | {self.adaptivity(r):.3f} | {a.latency_s:.3f} | {a.accuracy:.3f} | "
                 f"{a.deadline_met:.2f} | {s.latency_s:.3f} | {s.accuracy:.3f} | {s.deadline_met:.2f} | {r.offload_ratio:.2f} |"
             )
         return "\n".join(lines)
 
     def to_dict(self) -> Dict[str, Any]:
-        """JSON-ready dict: per policy its metrics and score."""
-        return {"results": [dict(r.to_dict(), score=self.score(r)) for r in self.results]}
+        """JSON-ready dict: per policy its metrics and scores."""
+        return {"results": [dict(r.to_dict(), score=self.score(r), adaptivity=self.adaptivity(r)) for r in self.results]}
 
     def save(self, out_dir: str) -> List[str]:
         """Writes ``compare.json`` and ``compare.csv`` into ``out_dir``; returns the paths."""
@@ -241,7 +289,7 @@ class Comparison:
         paths = [os.path.join(out_dir, "compare.json"), os.path.join(out_dir, "compare.csv")]
         with open(paths[0], "w", encoding="utf-8") as f:
             json.dump(self.to_dict(), f, indent=1)
-        write_csv(paths[1], [dict(r.summary_row(), score=self.score(r)) for r in self.ranked()])
+        write_csv(paths[1], [dict(r.summary_row(), score=self.score(r), adaptivity=self.adaptivity(r)) for r in self.ranked()])
         return paths
 
     def plot(self, path: str) -> str:
@@ -276,23 +324,26 @@ def compare(
     num_threads: Optional[int] = None,
     progress: bool = False,
 ) -> Comparison:
-    """Evaluates every policy on the same seeds. ``random`` and ``optimizer`` are added when missing, as
-    the normalised score needs them."""
+    """Evaluates every policy on the same seeds. The anchors ``random``, ``static`` and ``optimizer`` are
+    added when missing, as the scores need them."""
     cfg = as_config(config)
     todo = list(policies)
-    for anchor in ("random", "optimizer"):
+    for anchor in ANCHORS:
         if anchor not in [p for p in todo if isinstance(p, str)]:
             todo.append(anchor)
     results = []
     bar = _progress(len(todo), "policies") if progress else None
     for p in todo:
-        results.append(evaluate(p, cfg, episodes=episodes, seed=seed, num_threads=num_threads))
+        results.append(evaluate(p, cfg, episodes=episodes, seed=seed, num_threads=num_threads, scores=False))
         if bar is not None:
             bar.set_postfix_str(results[-1].policy)
             bar.update(1)
     if bar is not None:
         bar.close()
-    return Comparison(results)
+    comp = Comparison(results)
+    for r in results:
+        r.score, r.adaptivity = comp.score(r), comp.adaptivity(r)
+    return comp
 
 
 def write_csv(path: str, rows: List[Dict[str, Any]]) -> None:

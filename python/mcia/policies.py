@@ -8,14 +8,24 @@
 
 Policies: ``random``, ``device_only`` (p = L, fixed version), ``edge_only`` (p = 0, fixed version, equal
 shares), ``neurosurgeon`` (most accurate version, latency-optimal cut, equal shares), ``greedy`` (each
-device's best own utility with an equal share) and ``optimizer`` (alternates each device's best
-(version, cut) with KKT-optimal shares, keeping only improvements of the slot's summed utility; never worse
-than greedy on a slot).
+device's best own utility with an equal share), ``static`` (one fixed (version, cut) per task type and device,
+equal shares: the non-adaptive baseline) and ``optimizer`` (alternates each device's best (version, cut)
+with KKT-optimal shares, keeping only improvements of the slot's summed utility; never worse than greedy on
+a slot).
+
+``static``'s table is searched once per scenario (:func:`static_search`, seconds) and cached on disk, keyed
+by the scenario and the build of the package. ``greedy`` and ``optimizer`` take ``freeze=[...]`` to fix
+decision dimensions (:data:`FREEZE_DIMENSIONS`), which is what :func:`mcia.ablate` measures.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -25,6 +35,9 @@ from .config import ConfigLike, as_config
 #: Names of the built-in policies.
 NAMES = tuple(_core.POLICY_NAMES)
 
+#: Decision dimensions greedy and the optimizer can freeze (SPEC section 7's ablation).
+FREEZE_DIMENSIONS = tuple(_core.FREEZE_DIMENSIONS)
+
 #: One-line descriptions, for tables and ``--help``.
 DESCRIPTIONS = {
     "random": "uniform version, cut and weights",
@@ -32,8 +45,100 @@ DESCRIPTIONS = {
     "edge_only": "raw input to the edge (p = 0), most accurate version, equal shares",
     "neurosurgeon": "most accurate version, latency-optimal cut, equal shares",
     "greedy": "each device's best own (version, cut) with an equal share",
+    "static": "one fixed (version, cut) per task type and device, equal shares (non-adaptive)",
     "optimizer": "slot-wise optimum: alternating (version, cut) and KKT shares",
 }
+
+_MEMO: Dict[str, Dict[str, Any]] = {}
+
+
+def cache_dir() -> str:
+    """Where searched tables are cached: ``$MCIA_CACHE_DIR``, else ``$XDG_CACHE_HOME/mcia``, else
+    ``~/.cache/mcia``."""
+    if os.environ.get("MCIA_CACHE_DIR"):
+        return os.environ["MCIA_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "mcia")
+
+
+def _build_id() -> str:
+    """Package version plus a digest of the compiled core: a cache entry of another build is never used."""
+    if "build" not in _MEMO:
+        digest = hashlib.sha256()
+        with open(_core.__file__, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        _MEMO["build"] = {"id": f"{_core.__version__}+{digest.hexdigest()[:16]}"}
+    return _MEMO["build"]["id"]
+
+
+def static_search(config: ConfigLike = None, *, cache: bool = True, refresh: bool = False, progress: bool = False) -> Dict[str, Any]:
+    """The ``static`` baseline's table for a scenario, searched by coordinate ascent on the calibration
+    episodes (SPEC section 7) and cached.
+
+    Returns a dict: ``table`` (``accuracy_sensitive`` / ``latency_sensitive``: ``[version, cut]`` per
+    device), ``start`` (the optimizer's most frequent choices the search started from), ``start_return``,
+    ``calibration_return``, ``passes``, ``evaluations``, ``most_used_versions`` (``[AS, LS]``), ``episodes``
+    and ``seed``.
+
+    Args:
+        config: the scenario.
+        cache: read and write the on-disk cache (:func:`cache_dir`).
+        refresh: search again even if a cached table exists.
+        progress: say on stderr when a search runs (it takes seconds).
+    """
+    cfg = as_config(config)
+    key = hashlib.sha256((_build_id() + "\n" + cfg.to_json()).encode()).hexdigest()[:24]
+    if not refresh and key in _MEMO:
+        return json.loads(json.dumps(_MEMO[key]))
+    path = os.path.join(cache_dir(), f"static-{key}.json")
+    if cache and not refresh:
+        found = _read_cache(path, key)
+        if found is not None:
+            _MEMO[key] = found
+            return json.loads(json.dumps(found))
+    if progress:
+        print(f"static: searching the table of this scenario (once; cached in {cache_dir()})", file=sys.stderr, flush=True)
+    found = json.loads(_core.static_search(cfg.to_json()))
+    _MEMO[key] = found
+    if cache:
+        _write_cache(path, {"build": _build_id(), "key": key, "search": found})
+    return json.loads(json.dumps(found))
+
+
+def _read_cache(path: str, key: str) -> Optional[Dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            entry = json.load(f)
+        if entry.get("build") == _build_id() and entry.get("key") == key:
+            return entry["search"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # missing, unreadable or corrupt: search again
+    return None
+
+
+def _write_cache(path: str, entry: Dict[str, Any]) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(entry, f)
+        os.replace(tmp, path)  # atomic: concurrent writers leave one whole file
+    except OSError:
+        pass  # a read-only cache only costs a search next time
+
+
+def static_table_text(search: Dict[str, Any], config: ConfigLike = None) -> str:
+    """The static table as a readable text table (one row per device)."""
+    cfg = as_config(config)
+    names = cfg["zoo"]["versions"]
+    classes = cfg["devices"]["device_classes"]
+    t = search["table"]
+    lines = ["| device | class | AS version | AS cut | LS version | LS cut |", "|---|---|---|---|---|---|"]
+    for k, cls in enumerate(classes):
+        (av, ap), (lv, lp) = t["accuracy_sensitive"][k], t["latency_sensitive"][k]
+        lines.append(f"| {k} | {cls} | {names[av]} | {ap} | {names[lv]} | {lp} |")
+    return "\n".join(lines)
 
 
 class RustPolicy:
@@ -48,16 +153,40 @@ class RustPolicy:
         config: the scenario (must match the vector env's).
         version: the fixed version index of ``device_only`` / ``edge_only`` (default: the most accurate).
         seed: seed of ``random``.
+        freeze: decision dimensions ``greedy`` / ``optimizer`` may not vary (:data:`FREEZE_DIMENSIONS`);
+            a frozen version is the static table's most used one per task type.
+        table: the table of ``static`` (default: :func:`static_search`).
     """
 
     needs_state = True
 
-    def __init__(self, name: str, config: ConfigLike = None, version: Optional[int] = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        config: ConfigLike = None,
+        version: Optional[int] = None,
+        seed: int = 0,
+        freeze: Sequence[str] = (),
+        table: Optional[Dict[str, Any]] = None,
+    ) -> None:
         if name not in NAMES:
-            raise ValueError(f"unknown policy {name!r}; built-in policies: {list(NAMES)}")
-        self.name = name
+            raise _core.PolicyError(f"unknown policy {name!r}; built-in policies: {list(NAMES)}")
+        bad = [d for d in freeze if d not in FREEZE_DIMENSIONS]
+        if bad:
+            raise _core.PolicyError(f"policy {name}: unknown decision dimension(s) {bad} to freeze; choose from {list(FREEZE_DIMENSIONS)}")
+        self.name = name if not freeze else f"{name}[{'+'.join(freeze)} frozen]"
         self.config = as_config(config)
-        self._core = _core.CorePolicy(name, self.config.to_json(), version, seed)
+        self.freeze = tuple(freeze)
+        frozen_versions = None
+        if name == "static" and table is None:
+            table = static_search(self.config)["table"]
+        if "version" in self.freeze:
+            frozen_versions = list(static_search(self.config)["most_used_versions"])
+        self.table = table
+        self._core = _core.CorePolicy(
+            name, self.config.to_json(), version, seed, list(self.freeze) or None, frozen_versions,
+            json.dumps(table) if table is not None else None,
+        )
         self._buffers: Dict[str, np.ndarray] = {}
 
     def __call__(self, venv) -> Dict[str, np.ndarray]:
@@ -76,3 +205,6 @@ class RustPolicy:
 
     def __repr__(self) -> str:
         return f"RustPolicy({self.name!r})"
+
+
+__all__ = ["DESCRIPTIONS", "FREEZE_DIMENSIONS", "NAMES", "RustPolicy", "cache_dir", "static_search", "static_table_text"]

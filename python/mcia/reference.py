@@ -17,6 +17,7 @@ State dict (batched)::
 
     "t"          [B]    int64    slot index
     "edge_load"  [B]    int64    index of the edge background load level
+    "edge_backlog_s" [B] float64 seconds of edge work still queued, q_E
     "task"       [B, N] int64    0 none, 1 accuracy-sensitive (AS), 2 latency-sensitive (LS)
     "load"       [B, N] int64    index of the device background load level
     "distance_m" [B, N] float64  device-edge distance, m
@@ -38,12 +39,13 @@ Noise dict (the exogenous random draws of one step, as the Rust core takes them)
     "u_edge_load"                             [B]     uniform in [0, 1)
 
 Observation ``[B, 7N + 3]`` float32, device-major: ``obs[:, 7n + k]`` for k = task_as, task_ls,
-spectral_eff, compute, load, backlog, distance; then ``obs[:, 7N]`` = edge load level and
-``obs[:, 7N + 1]`` = t / episode_slots.
+spectral_eff, compute, load, backlog, distance; then ``obs[:, 7N]`` = edge load level,
+``obs[:, 7N + 1]`` = min(q_E / slot_s, 10) / 10 and ``obs[:, 7N + 2]`` = t / episode_slots.
 
 Info dict of a step: ``[B, N]`` arrays task_type, channel_gain, device_flops, backlog_s (for every device);
 version, partition, bandwidth_share, compute_share, t_wait, t_local, t_tx, t_edge, latency, accuracy,
-utility, deadline_met, accuracy_met (NaN / -1 for devices without a task); and ``edge_flops`` ``[B]``.
+utility, deadline_met, accuracy_met (NaN / -1 for devices without a task); and ``edge_flops``,
+``edge_backlog_s`` ``[B]``.
 """
 
 from __future__ import annotations
@@ -138,41 +140,41 @@ _DEFAULT_TRANSITION = [[0.8, 0.15, 0.05], [0.1, 0.8, 0.1], [0.05, 0.15, 0.8]]
 DEFAULT_CONFIG = {
     "time": {"slot_s": 0.5, "episode_slots": 100},
     "devices": {
-        "device_classes": ["pi_zero_2w", "pi4", "pi4", "pi5", "n100"],
+        "device_classes": ["pi_zero_2w", "pi_zero_2w", "pi4", "pi4", "pi4", "pi4", "pi5", "pi5", "n100", "n100"],
         "class_gflops": {"n100": 62.851, "pi4": 11.889, "pi5": 35.169, "pi_zero_2w": 0.37},
         "device_efficiency": 0.5,
     },
     "edge": {"edge_gflops": 229.0, "edge_efficiency": 0.5},
     "radio": {
-        "bandwidth_hz": 1e7,
+        "bandwidth_hz": 2e6,
         "tx_power_w": 0.1,
         "noise_dbm_per_hz": -174.0,
         "noise_figure_db": 5.0,
         "path_loss_at_1km_db": 128.1,
         "path_loss_slope_db": 37.6,
         "distance_min_m": 50.0,
-        "distance_max_m": 300.0,
+        "distance_max_m": 400.0,
         "mobility_mps": 1.0,
         "fading_correlation": 0.9,
     },
     "load": {
-        "device_levels": [0.0, 0.3, 0.6],
+        "device_levels": [0.0, 0.4, 0.7],
         "device_transition": _DEFAULT_TRANSITION,
-        "edge_levels": [0.0, 0.25, 0.5],
+        "edge_levels": [0.0, 0.4, 0.7],
         "edge_transition": _DEFAULT_TRANSITION,
     },
     "tasks": {
         "arrival_prob": 0.9,
         "as_ratio": 0.5,
-        "accuracy_sensitive": {"weight": 0.8, "deadline_s": 0.5, "min_accuracy": 0.65},
-        "latency_sensitive": {"weight": 0.2, "deadline_s": 0.1, "min_accuracy": 0.4},
+        "accuracy_sensitive": {"weight": 0.8, "deadline_s": 0.3, "min_accuracy": 0.65},
+        "latency_sensitive": {"weight": 0.3, "deadline_s": 0.15, "min_accuracy": 0.55},
     },
     "reward": {"acc_lo": 0.4, "acc_hi": 0.75, "latency_cap": 3.0, "deadline_penalty": 1.0, "accuracy_penalty": 1.0},
     "action": {"min_share_weight": 0.001},
     "zoo": {
         "family": "mobilenet_v1",
         "versions": ["1.0_224", "0.75_224", "0.5_224", "0.25_224"],
-        "feature_bytes_per_element": 1.0,
+        "feature_bytes_per_element": 0.25,
     },
 }
 
@@ -269,7 +271,7 @@ class ReferenceModel:
         self.n = len(cfg["devices"]["device_classes"])
         self.m = len(versions)
         self.l = unit_counts.pop()
-        self.obs_dim = 7 * self.n + 2
+        self.obs_dim = 7 * self.n + 3
         L = self.l
 
         # Model zoo: accuracy, cumulative FLOPs and upload bytes per cut point.
@@ -313,7 +315,7 @@ class ReferenceModel:
         self.pref_deadline_s = np.array([ls["deadline_s"], as_["deadline_s"], ls["deadline_s"]], dtype=np.float64)
         self.pref_min_accuracy = np.array([ls["min_accuracy"], as_["min_accuracy"], ls["min_accuracy"]], dtype=np.float64)
 
-        self.obs_high = np.array([1, 1, 2, 2, 1, 1, 1] * self.n + [1, 1], dtype=np.float32)
+        self.obs_high = np.array([1, 1, 2, 2, 1, 1, 1] * self.n + [1, 1, 1], dtype=np.float32)
 
     @staticmethod
     def _resolve_family(zoo: dict) -> dict:
@@ -370,7 +372,8 @@ class ReferenceModel:
         obs = np.empty((b, self.obs_dim), dtype=np.float64)
         obs[:, : 7 * self.n] = per_device.reshape(b, 7 * self.n)
         obs[:, 7 * self.n] = self.edge_levels[np.asarray(state["edge_load"])]
-        obs[:, 7 * self.n + 1] = np.asarray(state["t"], dtype=np.float64) / self.config["time"]["episode_slots"]
+        obs[:, 7 * self.n + 1] = np.minimum(np.asarray(state["edge_backlog_s"], dtype=np.float64) / slot_s, 10.0) / 10.0
+        obs[:, 7 * self.n + 2] = np.asarray(state["t"], dtype=np.float64) / self.config["time"]["episode_slots"]
         return obs.astype(np.float32)
 
     # -- one step ----------------------------------------------------------------------------------------
@@ -407,6 +410,7 @@ class ReferenceModel:
         h_re = np.asarray(state["h_re"], dtype=np.float64)
         h_im = np.asarray(state["h_im"], dtype=np.float64)
         backlog = np.asarray(state["backlog_s"], dtype=np.float64)
+        edge_backlog = np.asarray(state["edge_backlog_s"], dtype=np.float64)   # [B]
         version = np.asarray(action["version"], dtype=np.int64)
         partition = np.asarray(action["partition"], dtype=np.int64)
         w_b = np.asarray(action["bandwidth"], dtype=np.float64)
@@ -443,7 +447,9 @@ class ReferenceModel:
         t_wait = backlog
         t_local = local_flops / f_dev
         t_tx = np.where(offloads & (up_bytes > 0.0), t_tx_offload, 0.0)
-        t_edge = np.where(offloads & (edge_work > 0.0), edge_work / edge_share_flops, 0.0)
+        # An offloaded task first waits for the work the edge still holds (q_E), then runs on its share.
+        t_edge_run = np.where(offloads & (edge_work > 0.0), edge_work / edge_share_flops, 0.0)
+        t_edge = np.where(offloads, edge_backlog[:, None] + t_edge_run, 0.0)
         latency = t_wait + t_local + t_tx + t_edge
 
         # Utility with the task type's preferences.
@@ -485,18 +491,22 @@ class ReferenceModel:
             "deadline_met": np.where(has_task, (latency <= tau).astype(np.int64), -1),
             "accuracy_met": np.where(has_task, (acc >= a_min).astype(np.int64), -1),
             "edge_flops": f_edge,
+            "edge_backlog_s": edge_backlog.copy(),
         }
 
         # Backlog: a device with a task is busy for its local compute and upload.
         busy = np.where(has_task, t_local + t_tx, 0.0)
         next_backlog = np.maximum(backlog + busy - slot_s, 0.0)
+        # The edge works at full speed (F_E of this slot) on what it held plus the work offloaded now.
+        new_edge_work = np.where(offloads, edge_work, 0.0).sum(axis=1)
+        next_edge_backlog = np.maximum(edge_backlog + new_edge_work / f_edge - slot_s, 0.0)
 
-        next_state = self._transition(state, next_backlog, noise)
+        next_state = self._transition(state, next_backlog, next_edge_backlog, noise)
         truncated = next_state["t"] >= cfg["time"]["episode_slots"]
         obs = self.observe(next_state)
         return next_state, reward, info, obs, truncated
 
-    def _transition(self, state: dict, next_backlog: np.ndarray, noise: dict) -> dict:
+    def _transition(self, state: dict, next_backlog: np.ndarray, next_edge_backlog: np.ndarray, noise: dict) -> dict:
         """The exogenous part of a step: fading, mobility, load chains, new tasks, t += 1."""
         cfg = self.config
         r = cfg["radio"]
@@ -523,6 +533,7 @@ class ReferenceModel:
         return {
             "t": np.asarray(state["t"], dtype=np.int64) + 1,
             "edge_load": edge_load,
+            "edge_backlog_s": next_edge_backlog,
             "task": task,
             "load": load,
             "distance_m": d,
@@ -543,6 +554,7 @@ class ReferenceModel:
         return {
             "t": np.zeros(batch, dtype=np.int64),
             "edge_load": rng.integers(0, len(self.edge_levels), size=batch, dtype=np.int64),
+            "edge_backlog_s": np.zeros(batch, dtype=np.float64),
             "task": _draw_task(rng.random(shape), rng.random(shape), t["arrival_prob"], t["as_ratio"]),
             "load": rng.integers(0, len(self.device_levels), size=shape, dtype=np.int64),
             "distance_m": lo + rng.random(shape) * (hi - lo),
@@ -577,13 +589,14 @@ _NOISE_FIELDS = ("z_re", "z_im", "u_move", "u_load", "u_arrive", "u_type")
 def state_from_snapshots(snapshots: list) -> dict:
     """Batched state dict from ``B`` Rust snapshots.
 
-    Each snapshot is ``{"t": int, "edge_load": int, "devices": [{"task", "load", "distance_m", "h_re",
+    Each snapshot is ``{"t": int, "edge_load": int, "edge_backlog_s": float, "devices": [{"task", "load", "distance_m", "h_re",
     "h_im", "backlog_s"}, ...N], "status": str, "rng": ...}``; ``status`` and ``rng`` are ignored.
     Returns the state dict with ``[B]`` / ``[B, N]`` arrays.
     """
     state = {
         "t": np.array([s["t"] for s in snapshots], dtype=np.int64),
         "edge_load": np.array([s["edge_load"] for s in snapshots], dtype=np.int64),
+        "edge_backlog_s": np.array([s["edge_backlog_s"] for s in snapshots], dtype=np.float64),
     }
     for key in _DEVICE_INT_FIELDS:
         state[key] = np.array([[d[key] for d in s["devices"]] for s in snapshots], dtype=np.int64)

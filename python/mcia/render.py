@@ -59,7 +59,7 @@ def ansi(env: Any) -> str:
 
 def vector_ansi(venv: Any) -> str:
     """Environment 0 of a :class:`mcia.MciaVectorEnv` as a text table."""
-    from .env import info_dict
+    from .spaces import info_dict
 
     if not venv.with_info:
         return "(info is off: create the vector env with info=True to render)\n"

@@ -282,7 +282,9 @@ def _parse_hparams(items: Optional[List[str]]) -> Dict[str, Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``mcia train``: trains, writes the output directory, prints the evaluation against the baselines."""
-    cfg = Config(args.config) if args.config else Config()
+    from .cli import _config
+
+    cfg = _config(args)
     res = train(
         args.algo,
         timesteps=args.timesteps,
@@ -326,7 +328,9 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
                     help="parallel environments; RLlib: env runners (default: " + ", ".join(f"{a} {e}" for a, e in DEFAULT_ENVS.items()) + ")")
     tp.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     tp.add_argument("--out", default=None, help="output directory (default runs/ALGO-seedS)")
-    tp.add_argument("--config", help="scenario file (.json or .toml)")
+    from .cli import add_scenario_args
+
+    add_scenario_args(tp)
     tp.add_argument("--max-minutes", type=float, default=None, help="also stop training after this many minutes")
     tp.add_argument("--eval-episodes", type=int, default=EVAL_EPISODES, help="evaluation episodes on seeds 0.. (default 20)")
     tp.add_argument("--no-eval", action="store_true", help="skip the evaluation against the baselines")

@@ -13,7 +13,8 @@ from gymnasium.vector.utils import batch_space
 from . import _core
 from ._actions import ACTION_KEYS, fast_fields, split_action
 from .config import Config, ConfigLike, as_config
-from .env import action_space, entropy_seed, info_dict, observation_space
+from .env import entropy_seed
+from .spaces import action_space, info_dict, observation_space
 
 
 def _autoreset_mode(mode: Union[str, AutoresetMode]) -> AutoresetMode:

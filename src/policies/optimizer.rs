@@ -264,6 +264,44 @@ impl Slot<'_> {
         }
     }
 
+    /// Scales one offloading device's bandwidth or compute weight at a time by a few factors and keeps each
+    /// change that improves the search objective; returns whether anything changed (and updates `best`).
+    fn refine_weights(&self, d: &mut Decision, best: &mut Score) -> bool {
+        const FACTORS: [f64; 4] = [0.25, 0.5, 2.0, 4.0];
+        let mut changed = false;
+        for dim in [0, 1] {
+            if (dim == 0 && self.freeze.bandwidth) || (dim == 1 && self.freeze.compute) {
+                continue;
+            }
+            for k in 0..d.p.len() {
+                if !self.offloads(k, d.p[k]) {
+                    continue;
+                }
+                let original = if dim == 0 { d.wb[k] } else { d.wc[k] };
+                let w0 = original.max(self.eps);
+                let (mut best_w, mut best_value) = (None, *best);
+                for f in FACTORS {
+                    let weights = if dim == 0 { &mut d.wb } else { &mut d.wc };
+                    weights[k] = w0 * f;
+                    let value = self.objective(d);
+                    if self.better(value, best_value) {
+                        (best_w, best_value) = (Some(w0 * f), value);
+                    }
+                }
+                let weights = if dim == 0 { &mut d.wb } else { &mut d.wc };
+                match best_w {
+                    Some(w) => {
+                        weights[k] = w;
+                        *best = best_value;
+                        changed = true;
+                    }
+                    None => weights[k] = original,
+                }
+            }
+        }
+        changed
+    }
+
     /// Device k's best (version, cut) with the others' decisions and the weights fixed; returns whether it
     /// changed (and updates `best`).
     fn improve_device(&self, d: &mut Decision, k: usize, best: &mut Score) -> bool {
@@ -336,33 +374,37 @@ impl Optimizer {
     }
 }
 
-impl Policy for Optimizer {
-    fn act_env(&self, _: usize, env: &Env, out: ActionMut<'_>) {
+impl Optimizer {
+    /// One alternating search from the greedy start, with `freeze` (a superset of `self.freeze`) holding.
+    /// Returns the decision and its score.
+    fn search(&self, env: &Env, freeze: Freeze) -> (Decision, Score) {
         let sc = env.scenario();
         let n = sc.n;
         // Start from the (equally restricted) greedy decision with equal weights.
-        let greedy = Greedy { freeze: self.freeze };
+        let greedy = Greedy { freeze };
         let (share, edge) = (equal_share(env), env.edge_context());
         let mut d = Decision { v: vec![0; n], p: vec![sc.l; n], wb: vec![1.0; n], wc: vec![1.0; n] };
         for k in 0..n {
             (d.v[k], d.p[k]) = greedy.choice(env, k, share, &edge);
         }
         let mut slot = self.slot(env, &d);
+        slot.freeze = freeze;
         let mut best = slot.objective(&d);
         slot.floor = best.utility;
         let slot = slot;
         let tasked: Vec<usize> = (0..n).filter(|&k| slot.ctx[k].task != TASK_NONE).collect();
 
         for _ in 0..self.rounds {
-            let mut improved = false;
             // 1. Shares for the current decisions.
             let mut trial = d.clone();
             slot.solve_shares(&mut trial, self.solver_steps);
             let value = slot.objective(&trial);
-            if slot.better(value, best) {
+            let mut improved = slot.better(value, best);
+            if improved {
                 (best, d) = (value, trial);
-                improved = true;
             }
+            // The solver's proxy has no deadline step: scaling single weights finds deadlines it can meet.
+            improved |= slot.refine_weights(&mut d, &mut best);
             // 2. Each device's (version, cut) with the weights fixed.
             for &k in &tasked {
                 improved |= slot.improve_device(&mut d, k, &mut best);
@@ -371,7 +413,31 @@ impl Policy for Optimizer {
                 break;
             }
         }
-        for k in 0..n {
+        (d, best)
+    }
+}
+
+impl Policy for Optimizer {
+    fn act_env(&self, _: usize, env: &Env, out: ActionMut<'_>) {
+        // The search is local, so a wider search space does not always end higher. Searching again with
+        // each share dimension held equal and keeping the best makes freedom never hurt: the result is at
+        // least as good (in the search objective) as the optimizer with any of its shares frozen.
+        let f = self.freeze;
+        let mut variants = vec![f];
+        for extra in [Freeze { compute: true, ..f }, Freeze { bandwidth: true, ..f }, Freeze { bandwidth: true, compute: true, ..f }] {
+            if !variants.contains(&extra) {
+                variants.push(extra);
+            }
+        }
+        let mut best: Option<(Decision, Score)> = None;
+        for freeze in variants {
+            let (d, score) = self.search(env, freeze);
+            if best.as_ref().is_none_or(|(_, b)| score.search > b.search + 1e-12) {
+                best = Some((d, score));
+            }
+        }
+        let (d, _) = best.expect("at least one search ran");
+        for k in 0..env.scenario().n {
             out.version[k] = d.v[k] as i64;
             out.partition[k] = d.p[k] as i64;
             out.bandwidth[k] = d.wb[k];

@@ -67,6 +67,8 @@ pub struct StaticSearch {
     pub passes: usize,
     /// Tables evaluated.
     pub evaluations: usize,
+    /// The table's most used version per task type, `[AS, LS]` (what the ablation freezes the version to).
+    pub most_used_versions: [usize; 2],
     /// Calibration episodes per evaluation and the first seed.
     pub episodes: usize,
     /// Seed of the first calibration episode.
@@ -165,7 +167,8 @@ impl StaticTable {
                 break;
             }
         }
-        StaticSearch { table, start, start_return, calibration_return: value, passes, evaluations, episodes: opts.episodes.max(1), seed: opts.seed }
+        let most_used_versions = table.most_used_versions(sc.m);
+        StaticSearch { table, start, start_return, calibration_return: value, passes, evaluations, most_used_versions, episodes: opts.episodes.max(1), seed: opts.seed }
     }
 }
 

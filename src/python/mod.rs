@@ -641,6 +641,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FREEZE_DIMENSIONS", policies::FREEZE_DIMENSIONS.to_vec())?;
     m.add("INFO_F64_SCALARS", crate::env::INFO_F64_SCALARS.to_vec())?;
     m.add("OBS_GLOBAL_FIELDS", crate::scenario::OBS_GLOBAL_FIELDS.to_vec())?;
+    m.add("OBS_DEVICE_HIGH", crate::scenario::OBS_DEVICE_HIGH.to_vec())?;
     m.add("INFO_F64_FIELDS", INFO_F64_FIELDS.to_vec())?;
     m.add("INFO_I64_FIELDS", INFO_I64_FIELDS.to_vec())?;
     m.add("OBS_DEVICE_FIELDS", crate::scenario::OBS_DEVICE_FIELDS.to_vec())?;

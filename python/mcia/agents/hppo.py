@@ -60,6 +60,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import Config, ConfigLike, as_config
+from ..spaces import OBS_DEVICE_FIELDS, OBS_GLOBAL_FIELDS, obs_dim
 from ..vector import MciaVectorEnv
 
 CHECKPOINT_FILE = "hppo.pt"
@@ -154,7 +155,7 @@ class PolicyNet(nn.Module):
         self.device_onehot = device_onehot
         act = _act_fn(activation)
         g = math.sqrt(2)
-        in_dim = 7 + 2 + (n if device_onehot else 0)
+        in_dim = len(OBS_DEVICE_FIELDS) + len(OBS_GLOBAL_FIELDS) + (n if device_onehot else 0)
         self.encoder = nn.Sequential(_init(nn.Linear(in_dim, hidden), g), act(), _init(nn.Linear(hidden, hidden), g), act())
         self.mixer = nn.Sequential(_init(nn.Linear(2 * hidden, hidden), g), act())
         self.choice = _init(nn.Linear(hidden, m * (l + 1)), 0.01)
@@ -239,7 +240,7 @@ class HybridPPO:
         self.m = self.config.num_versions
         probe = MciaVectorEnv(1, self.config, num_threads=1, info=False)
         self.l = probe.num_units
-        self.obs_dim = 7 * self.n + 2
+        self.obs_dim = obs_dim(self.n)
         with torch.random.fork_rng(devices=[]):  # seeded initial weights, caller's random state untouched
             torch.manual_seed(self.seed)
             self.policy = PolicyNet(self.n, self.m, self.l, p.hidden, p.activation, p.device_onehot)
