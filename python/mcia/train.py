@@ -34,7 +34,7 @@ DEFAULT_ENVS = {"hppo": 256, "sb3-ppo": 64, "rllib-ppo": 2}
 CURVE_CSV = "learning_curve.csv"
 CURVE_PNG = "learning_curve.png"
 EVAL_EPISODES = 20
-BASELINES = ("optimizer", "greedy", "neurosurgeon", "edge_only", "device_only", "random")
+BASELINES = ("optimizer", "greedy", "static", "neurosurgeon", "edge_only", "device_only", "random")
 
 
 @dataclass
@@ -48,6 +48,7 @@ class TrainResult:
     curve: List[Dict[str, Any]]
     comparison: Any = None  # mcia.Comparison of the agent and the baselines, when evaluated
     score: float = float("nan")
+    adaptivity: float = float("nan")
     mean_return: float = float("nan")
     files: List[str] = field(default_factory=list)
 
@@ -116,10 +117,12 @@ def train(
         comp = compare([out] + list(BASELINES), cfg, episodes=eval_episodes, seed=0)
         mine = next(r for r in comp.results if r.policy == os.path.basename(os.path.normpath(out)))
         result.comparison, result.score, result.mean_return = comp, comp.score(mine), mine.mean_return
+        result.adaptivity = comp.adaptivity(mine)
         files += comp.save(out)
         with open(os.path.join(out, "agent.json"), encoding="utf-8") as f:
             meta = json.load(f)
         meta.update({"train_wall_s": round(wall, 2), "eval_mean_return": mine.mean_return, "eval_score": result.score,
+                     "eval_adaptivity": result.adaptivity,
                      "eval_seeds": [0, eval_episodes - 1]})
         with open(os.path.join(out, "agent.json"), "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=1)
@@ -304,10 +307,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"\n{res.algo}: {res.timesteps} environment steps in {res.wall_s:.1f} s wall time; wrote {res.out}/")
     if res.comparison is not None:
         print(f"\nEvaluation on seeds 0..{args.eval_episodes - 1} ({args.eval_episodes} paired episodes of "
-              f"{cfg['time']['episode_slots']} slots); score = (U - U_random) / (U_optimizer - U_random):\n")
+              f"{cfg['time']['episode_slots']} slots); score = (U - U_random) / (U_optimizer - U_random), "
+              f"adaptivity = (U - U_static) / (U_optimizer - U_static):\n")
         print(res.comparison.table())
         print(f"\nagent {os.path.basename(os.path.normpath(res.out))}: mean return {res.mean_return:.2f}, "
-              f"normalised score {res.score:.3f}, training wall time {res.wall_s:.1f} s")
+              f"normalised score {res.score:.3f}, adaptivity {res.adaptivity:.3f}, training wall time {res.wall_s:.1f} s")
     for f in res.files:
         print(f"wrote {f}")
     return 0

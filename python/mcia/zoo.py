@@ -54,10 +54,12 @@ class Version:
         """FLOPs of units 1..p for p = 0..L, ``(L + 1,)``: what the device computes at cut p."""
         return np.concatenate([[0.0], np.cumsum(self.flops)])
 
-    def upload_bytes(self, feature_bytes_per_element: float = 1.0) -> np.ndarray:
+    def upload_bytes(self, feature_bytes_per_element: Optional[float] = None) -> np.ndarray:
         """Bytes sent at each cut p = 0..L, ``(L + 1,)``: the raw input at 0, the cut unit's output
-        (``out_elems * feature_bytes_per_element``) in between, nothing at L."""
-        out = [self.input_bytes] + [u.out_elems * feature_bytes_per_element for u in self.units[:-1]] + [0.0]
+        (``out_elems * feature_bytes_per_element``, default: the default scenario's
+        ``zoo.feature_bytes_per_element``) in between, nothing at L."""
+        fb = Config()["zoo"]["feature_bytes_per_element"] if feature_bytes_per_element is None else float(feature_bytes_per_element)
+        out = [self.input_bytes] + [u.out_elems * fb for u in self.units[:-1]] + [0.0]
         return np.array(out)
 
 

@@ -90,6 +90,10 @@ class HPPOParams:
     device_credit: float = 1.0  # weight of the device's own advantage for its (version, cut) at the start
     device_credit_final: float = 0.0  # ... and at credit_decay_frac of training (the team advantage has the rest)
     credit_decay_frac: float = 0.5
+    # Potential-based shaping of each device's reward by its queue, Phi_n = -backlog_shaping * E[alpha] / N *
+    # q_n (alpha = (1 - w) / tau): a queue that grows is felt at once, not only when later tasks wait for it.
+    # It leaves the optimal policy unchanged (Ng et al. 1999); 0 turns it off.
+    backlog_shaping: float = 1.0
     ent_coef: float = 0.002  # entropy bonus of the (version, cut) categorical
     ent_coef_share: float = 0.0005  # entropy bonus of the Beta share weights
     vf_coef: float = 0.5
@@ -425,6 +429,8 @@ class HybridPPO:
                 util = np.nan_to_num(util, nan=0.0)
                 k = np.maximum(task.numpy().sum(1), 1.0)
                 r_dev = util / k[:, None]
+                if p.backlog_shaping:
+                    r_dev = r_dev + self._backlog_shaping(info, done)
                 self._ep_ret += rew
                 if p.norm_reward:
                     self._disc_ret = self._disc_ret * p.gamma + rew
@@ -511,6 +517,26 @@ class HybridPPO:
         if writer is not None:
             writer.close()
         return self
+
+    def _backlog_shaping(self, info: Dict[str, Any], done: np.ndarray) -> np.ndarray:
+        """``gamma * Phi(s') - Phi(s)`` per device, with ``Phi_n = -beta q_n`` (``HPPOParams.backlog_shaping``).
+        ``q_n`` is the queue the step started from and ``q_n'`` the one it leaves, both read from the step's
+        info (the final info of an episode that ended)."""
+        if done.any():
+            info = {k: np.where(done[:, None], info["final_info"][k], info[k]) for k in ("backlog_s", "t_local", "t_tx")}
+        slot = self.config["time"]["slot_s"]
+        q = info["backlog_s"]
+        busy = np.nan_to_num(info["t_local"], nan=0.0) + np.nan_to_num(info["t_tx"], nan=0.0)
+        q_next = np.maximum(q + busy - slot, 0.0)
+        return (self._beta * (q - self.params.gamma * q_next)).astype(np.float32)
+
+    @property
+    def _beta(self) -> float:
+        """Shaping weight per second of queue: the expected latency weight of a task, shared by the devices."""
+        t = self.config["tasks"]
+        alpha = lambda c: (1.0 - c["weight"]) / c["deadline_s"]
+        mean_alpha = t["as_ratio"] * alpha(t["accuracy_sensitive"]) + (1.0 - t["as_ratio"]) * alpha(t["latency_sensitive"])
+        return self.params.backlog_shaping * mean_alpha / self.n
 
     def _update(self, obs, joint, w, old_lpc, old_lps, adv, ret, old_val, task, share, credit):
         p = self.params
