@@ -1,4 +1,9 @@
 //! Actions: per device a model version, a cut point and two share weights.
+//!
+//! One environment's action is an [`ActionRef`] of slices (length N); a batch's is an [`Actions`] of
+//! `(B, N)` ndarray views, in any memory layout. [`ActionsBuf`] owns a batch's action (what policies write).
+
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use crate::error::ActionError;
 use crate::scenario::Scenario;
@@ -33,6 +38,111 @@ impl<'a> ActionRef<'a> {
         }
         Ok(())
     }
+}
+
+/// A batch's action: `(B, N)` views of the four fields, in any memory layout.
+#[derive(Clone, Copy, Debug)]
+pub struct Actions<'a> {
+    /// Version index per environment and device, in 0..M.
+    pub version: ArrayView2<'a, i64>,
+    /// Cut point per environment and device, in 0..=L.
+    pub partition: ArrayView2<'a, i64>,
+    /// Bandwidth weight per environment and device, finite and >= 0.
+    pub bandwidth: ArrayView2<'a, f64>,
+    /// Edge compute weight per environment and device, finite and >= 0.
+    pub compute: ArrayView2<'a, f64>,
+}
+
+impl<'a> Actions<'a> {
+    /// A batch of `b` environments from flat env-major slices of `b * n` entries each.
+    pub fn from_flat(b: usize, n: usize, a: &ActionRef<'a>) -> Result<Self, ActionError> {
+        a.check_len(0, b * n).map_err(|mut e| {
+            e.message = format!("{} (batch of {b} envs x {n} devices)", e.message);
+            e
+        })?;
+        fn view<T>(b: usize, n: usize, x: &[T]) -> ArrayView2<'_, T> {
+            ArrayView2::from_shape((b, n), x).expect("length checked")
+        }
+        Ok(Self { version: view(b, n, a.version), partition: view(b, n, a.partition), bandwidth: view(b, n, a.bandwidth), compute: view(b, n, a.compute) })
+    }
+
+    /// The flat slices, when every field is in standard (C) layout.
+    pub fn as_flat(&self) -> Option<ActionRef<'a>> {
+        Some(ActionRef { version: self.version.to_slice()?, partition: self.partition.to_slice()?, bandwidth: self.bandwidth.to_slice()?, compute: self.compute.to_slice()? })
+    }
+
+    /// Rows `[start, end)` of the batch (the action of environments start..end).
+    pub fn slice_rows(&self, start: usize, end: usize) -> Actions<'a> {
+        use ndarray::s;
+        Actions {
+            version: self.version.slice_move(s![start..end, ..]),
+            partition: self.partition.slice_move(s![start..end, ..]),
+            bandwidth: self.bandwidth.slice_move(s![start..end, ..]),
+            compute: self.compute.slice_move(s![start..end, ..]),
+        }
+    }
+
+    /// Checks that every field is `(b, n)`.
+    pub fn check_shape(&self, b: usize, n: usize) -> Result<(), ActionError> {
+        for (field, dim) in [("version", self.version.dim()), ("partition", self.partition.dim()), ("bandwidth", self.bandwidth.dim()), ("compute", self.compute.dim())] {
+            if dim != (b, n) {
+                return Err(ActionError { env: 0, device: None, field, message: format!("must have shape ({b}, {n}) = (num_envs, num_devices), got {dim:?}") });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A batch's action, owned, in standard layout: what policies write and what non-contiguous actions are
+/// copied into.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionsBuf {
+    /// Version indices, `(B, N)`.
+    pub version: Array2<i64>,
+    /// Cut points, `(B, N)`.
+    pub partition: Array2<i64>,
+    /// Bandwidth weights, `(B, N)`.
+    pub bandwidth: Array2<f64>,
+    /// Compute weights, `(B, N)`.
+    pub compute: Array2<f64>,
+}
+
+impl ActionsBuf {
+    /// Zeros for `b` environments with `n` devices.
+    pub fn zeros(b: usize, n: usize) -> Self {
+        Self { version: Array2::zeros((b, n)), partition: Array2::zeros((b, n)), bandwidth: Array2::zeros((b, n)), compute: Array2::zeros((b, n)) }
+    }
+
+    /// The batch as views.
+    pub fn view(&self) -> Actions<'_> {
+        Actions { version: self.version.view(), partition: self.partition.view(), bandwidth: self.bandwidth.view(), compute: self.compute.view() }
+    }
+
+    /// Mutable views, for a policy to write.
+    pub fn view_mut(&mut self) -> ActionsMut<'_> {
+        ActionsMut { version: self.version.view_mut(), partition: self.partition.view_mut(), bandwidth: self.bandwidth.view_mut(), compute: self.compute.view_mut() }
+    }
+
+    /// Copies `a` (any layout, same shape) into the buffer.
+    pub fn assign(&mut self, a: &Actions<'_>) {
+        self.version.assign(&a.version);
+        self.partition.assign(&a.partition);
+        self.bandwidth.assign(&a.bandwidth);
+        self.compute.assign(&a.compute);
+    }
+}
+
+/// Mutable `(B, N)` views of a batch's action, written by [`crate::VecEnv::act`]. Rows must be contiguous.
+#[derive(Debug)]
+pub struct ActionsMut<'a> {
+    /// Version indices.
+    pub version: ArrayViewMut2<'a, i64>,
+    /// Cut points.
+    pub partition: ArrayViewMut2<'a, i64>,
+    /// Bandwidth weights.
+    pub bandwidth: ArrayViewMut2<'a, f64>,
+    /// Compute weights.
+    pub compute: ArrayViewMut2<'a, f64>,
 }
 
 /// Checks one environment's action against the scenario: lengths, index ranges, finite non-negative

@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use rand_distr::StandardNormal;
+use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::action::{validate_action, ActionRef};
 use crate::error::{SnapshotError, StepError};
+use crate::outputs::{EnvInfoMut, FloatField as F, IntField as I, ScalarField};
 use crate::scenario::{Scenario, OBS_PER_DEVICE};
 use crate::sim::lanes::{Portable, Vector};
 use crate::sim::{compute, lanes, load, radio, shares, tasks};
@@ -83,12 +84,19 @@ pub struct DeviceNoise {
     pub u_type: f64,
 }
 
+/// A standard normal draw. Called through the distribution directly: the generic `Rng::sample` wrapper is
+/// not always inlined into the step, and an outlined call costs about a tenth of the step (callgrind).
+#[inline(always)]
+fn normal(rng: &mut EnvRng) -> f64 {
+    <StandardNormal as Distribution<f64>>::sample(&StandardNormal, rng)
+}
+
 impl DeviceNoise {
-    #[inline]
+    #[inline(always)]
     fn draw(rng: &mut EnvRng) -> Self {
         Self {
-            z_re: rng.sample(StandardNormal),
-            z_im: rng.sample(StandardNormal),
+            z_re: normal(rng),
+            z_im: normal(rng),
             u_move: rng.random(),
             u_load: rng.random(),
             u_arrive: rng.random(),
@@ -109,62 +117,6 @@ pub struct StepNoise {
 /// The observation's `task_as`, `task_ls` entries per task code, looked up rather than branched on (the
 /// task is random, so a branch would be mispredicted often).
 const TASK_ONE_HOT: [[f32; 2]; 3] = [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]];
-
-/// Names of the float info fields, in buffer order (each `[N]`; the scalars [`INFO_F64_SCALARS`] follow).
-pub const INFO_F64_FIELDS: [&str; 12] =
-    ["channel_gain", "device_flops", "backlog_s", "bandwidth_share", "compute_share", "t_wait", "t_local", "t_tx", "t_edge", "latency", "accuracy", "utility"];
-/// Names of the integer info fields, in buffer order.
-pub const INFO_I64_FIELDS: [&str; 5] = ["task_type", "version", "partition", "deadline_met", "accuracy_met"];
-/// Index of each float info field.
-mod fi {
-    pub const GAIN: usize = 0;
-    pub const FLOPS: usize = 1;
-    pub const BACKLOG: usize = 2;
-    pub const BW: usize = 3;
-    pub const CPU: usize = 4;
-    pub const WAIT: usize = 5;
-    pub const LOCAL: usize = 6;
-    pub const TX: usize = 7;
-    pub const EDGE: usize = 8;
-    pub const LATENCY: usize = 9;
-    pub const ACC: usize = 10;
-    pub const UTILITY: usize = 11;
-}
-/// Names of the scalar float info fields, stored after the per-device ones.
-pub const INFO_F64_SCALARS: [&str; 2] = ["edge_flops", "edge_backlog_s"];
-mod ii {
-    pub const TASK: usize = 0;
-    pub const VERSION: usize = 1;
-    pub const PARTITION: usize = 2;
-    pub const DEADLINE: usize = 3;
-    pub const ACCURACY: usize = 4;
-}
-
-/// Length of an environment's float info block: the fields field-major (`[field][device]`) and then the
-/// scalars `edge_flops` and `edge_backlog_s`.
-pub fn info_f64_len(n: usize) -> usize {
-    INFO_F64_FIELDS.len() * n + INFO_F64_SCALARS.len()
-}
-
-/// Length of an environment's integer info block (`[field][device]`).
-pub fn info_i64_len(n: usize) -> usize {
-    INFO_I64_FIELDS.len() * n
-}
-
-/// Caller-owned info buffers of one environment (or of a batch, in the vector env).
-pub struct InfoMut<'a> {
-    /// Float block, `info_f64_len(N)` per environment.
-    pub f: &'a mut [f64],
-    /// Integer block, `info_i64_len(N)` per environment.
-    pub i: &'a mut [i64],
-}
-
-impl InfoMut<'_> {
-    /// Reborrows the buffers for a shorter lifetime.
-    pub fn reborrow(&mut self) -> InfoMut<'_> {
-        InfoMut { f: self.f, i: self.i }
-    }
-}
 
 /// What a step returns besides the buffers it wrote.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -242,7 +194,29 @@ impl Env {
     /// Starts a new episode. With `Some(seed)` the RNG is reseeded first (so the episode depends on the seed
     /// alone); with `None` the RNG continues. Writes the observation (`[7N + 3]`) and, if given, the info
     /// (state fields of the new slot; decision fields NaN / -1).
-    pub fn reset(&mut self, seed: Option<u64>, obs: &mut [f32], info: Option<InfoMut<'_>>) {
+    ///
+    /// The buffers are checked first (`obs` of length `obs_dim`, `info` of this scenario's N): on error
+    /// nothing changes.
+    pub fn reset(&mut self, seed: Option<u64>, obs: &mut [f32], info: Option<EnvInfoMut<'_>>) -> Result<(), StepError> {
+        self.check_buffers(obs, info.as_ref())?;
+        self.reset_prevalidated(seed, obs, info);
+        Ok(())
+    }
+
+    /// Checks output buffers against the scenario.
+    fn check_buffers(&self, obs: &[f32], info: Option<&EnvInfoMut<'_>>) -> Result<(), StepError> {
+        let sc = &*self.scenario;
+        if obs.len() != sc.obs_dim() {
+            return Err(StepError::Shape { message: format!("the obs buffer must have {} entries (7N + 3), got {}", sc.obs_dim(), obs.len()) });
+        }
+        if let Some(i) = info.filter(|i| i.num_devices() != sc.n) {
+            return Err(StepError::Shape { message: format!("the info buffers must be for {} devices, got {}", sc.n, i.num_devices()) });
+        }
+        Ok(())
+    }
+
+    /// [`Env::reset`] with buffers already checked.
+    pub(crate) fn reset_prevalidated(&mut self, seed: Option<u64>, obs: &mut [f32], info: Option<EnvInfoMut<'_>>) {
         if let Some(s) = seed {
             self.rng = EnvRng::seed_from_u64(s);
         }
@@ -251,7 +225,7 @@ impl Env {
         let kd = sc.device_levels.len();
         for dev in self.devices.iter_mut() {
             let u_dist: f64 = self.rng.random();
-            let (h_re, h_im) = radio::cn01(self.rng.sample(StandardNormal), self.rng.sample(StandardNormal));
+            let (h_re, h_im) = radio::cn01(normal(&mut self.rng), normal(&mut self.rng));
             let u_load: f64 = self.rng.random();
             let u_arrive: f64 = self.rng.random();
             let u_type: f64 = self.rng.random();
@@ -292,7 +266,7 @@ impl Env {
     /// Advances one slot with `action` (already validated). Writes the next observation and, if given, the
     /// info of the slot.
     #[inline(always)]
-    fn advance<V: Vector>(&mut self, a: &ActionRef<'_>, obs: &mut [f32], mut info: Option<InfoMut<'_>>) -> StepOutcome {
+    fn advance<V: Vector>(&mut self, a: &ActionRef<'_>, obs: &mut [f32], mut info: Option<EnvInfoMut<'_>>) -> StepOutcome {
         let sc = &*self.scenario;
         let cfg = &sc.config;
         let (n, l) = (sc.n, sc.l);
@@ -325,7 +299,7 @@ impl Env {
                 let ctx = self.device_context(k);
                 let busy = if ctx.task == tasks::TASK_NONE {
                     if let Some(info) = info.as_mut() {
-                        write_idle_info(info, n, k);
+                        write_idle_info(info, k);
                     }
                     0.0
                 } else {
@@ -341,36 +315,34 @@ impl Env {
                     if let Some(info) = info.as_mut() {
                         let pr = &sc.prefs[ctx.task as usize];
                         let acc = sc.accuracy[v];
-                        let f = &mut *info.f;
-                        f[fi::BW * n + k] = b;
-                        f[fi::CPU * n + k] = c;
-                        f[fi::WAIT * n + k] = out.latency.wait;
-                        f[fi::LOCAL * n + k] = out.latency.local;
-                        f[fi::TX * n + k] = out.latency.tx;
-                        f[fi::EDGE * n + k] = out.latency.edge;
-                        f[fi::LATENCY * n + k] = out.total;
-                        f[fi::ACC * n + k] = acc;
-                        f[fi::UTILITY * n + k] = out.utility;
-                        let i = &mut *info.i;
-                        i[ii::VERSION * n + k] = v as i64;
-                        i[ii::PARTITION * n + k] = p as i64;
-                        i[ii::DEADLINE * n + k] = (out.total <= pr.deadline_s) as i64;
-                        i[ii::ACCURACY * n + k] = (acc >= pr.min_accuracy) as i64;
+                        info.set_float(F::BandwidthShare, k, b);
+                        info.set_float(F::ComputeShare, k, c);
+                        info.set_float(F::TWait, k, out.latency.wait);
+                        info.set_float(F::TLocal, k, out.latency.local);
+                        info.set_float(F::TTx, k, out.latency.tx);
+                        info.set_float(F::TEdge, k, out.latency.edge);
+                        info.set_float(F::Latency, k, out.total);
+                        info.set_float(F::Accuracy, k, acc);
+                        info.set_float(F::Utility, k, out.utility);
+                        info.set_int(I::Version, k, v as i64);
+                        info.set_int(I::Partition, k, p as i64);
+                        info.set_int(I::DeadlineMet, k, (out.total <= pr.deadline_s) as i64);
+                        info.set_int(I::AccuracyMet, k, (acc >= pr.min_accuracy) as i64);
                     }
                     out.latency.local + out.latency.tx
                 };
                 if let Some(info) = info.as_mut() {
-                    info.f[fi::GAIN * n + k] = ctx.gain;
-                    info.f[fi::FLOPS * n + k] = ctx.f_dev;
-                    info.f[fi::BACKLOG * n + k] = ctx.backlog_s;
-                    info.i[ii::TASK * n + k] = ctx.task as i64;
+                    info.set_float(F::ChannelGain, k, ctx.gain);
+                    info.set_float(F::DeviceFlops, k, ctx.f_dev);
+                    info.set_float(F::BacklogS, k, ctx.backlog_s);
+                    info.set_int(I::TaskType, k, ctx.task as i64);
                 }
                 self.devices[k].backlog_s = compute::next_backlog(ctx.backlog_s, busy, cfg.time.slot_s);
             }
         }
         if let Some(info) = info.as_mut() {
-            info.f[INFO_F64_FIELDS.len() * n] = edge.flops;
-            info.f[INFO_F64_FIELDS.len() * n + 1] = edge.backlog_s;
+            info.set_scalar(ScalarField::EdgeFlops, edge.flops);
+            info.set_scalar(ScalarField::EdgeBacklogS, edge.backlog_s);
         }
         self.edge_backlog_s = compute::next_edge_backlog(edge.backlog_s, edge_work, edge.flops, cfg.time.slot_s);
 
@@ -407,17 +379,18 @@ impl Env {
     /// Steps one slot. On error nothing changes.
     ///
     /// `obs` receives the next observation (`[7N + 3]`); `info`, if given, the slot's info.
-    pub fn step(&mut self, action: &ActionRef<'_>, obs: &mut [f32], info: Option<InfoMut<'_>>) -> Result<StepOutcome, StepError> {
+    pub fn step(&mut self, action: &ActionRef<'_>, obs: &mut [f32], info: Option<EnvInfoMut<'_>>) -> Result<StepOutcome, StepError> {
         self.step_indexed(0, action, obs, info)
     }
 
     /// [`Env::step`] reporting errors as environment `env_index` (used by the vector env).
-    pub fn step_indexed(&mut self, env_index: usize, action: &ActionRef<'_>, obs: &mut [f32], info: Option<InfoMut<'_>>) -> Result<StepOutcome, StepError> {
+    pub fn step_indexed(&mut self, env_index: usize, action: &ActionRef<'_>, obs: &mut [f32], info: Option<EnvInfoMut<'_>>) -> Result<StepOutcome, StepError> {
         match self.status {
             Status::Running => {}
             Status::NeverReset => return Err(StepError::NeedsReset { env: env_index, ever_reset: false }),
             Status::Ended => return Err(StepError::NeedsReset { env: env_index, ever_reset: true }),
         }
+        self.check_buffers(obs, info.as_ref())?;
         validate_action(&self.scenario, env_index, action)?;
         Ok(self.advance::<Portable>(action, obs, info))
     }
@@ -425,7 +398,7 @@ impl Env {
     /// Steps with an action already validated by the caller (the vector env validates a whole batch first).
     #[inline(always)]
     /// `V` is the lane math (every implementation gives the same bits).
-    pub(crate) fn step_prevalidated<V: Vector>(&mut self, action: &ActionRef<'_>, obs: &mut [f32], info: Option<InfoMut<'_>>) -> StepOutcome {
+    pub(crate) fn step_prevalidated<V: Vector>(&mut self, action: &ActionRef<'_>, obs: &mut [f32], info: Option<EnvInfoMut<'_>>) -> StepOutcome {
         self.advance::<V>(action, obs, info)
     }
 
@@ -472,20 +445,19 @@ impl Env {
 
     /// Writes the state fields of the info (the state the next step will use); with `clear_decisions` the
     /// decision and outcome fields are set to NaN / -1.
-    pub fn write_state_info(&self, info: InfoMut<'_>, clear_decisions: bool) {
+    pub fn write_state_info(&self, mut info: EnvInfoMut<'_>, clear_decisions: bool) {
         let sc = &*self.scenario;
-        let n = sc.n;
         for (k, dev) in self.devices.iter().enumerate() {
             if clear_decisions {
-                write_idle_info(&mut InfoMut { f: &mut *info.f, i: &mut *info.i }, n, k);
+                write_idle_info(&mut info, k);
             }
-            info.f[fi::GAIN * n + k] = self.gain(k);
-            info.f[fi::FLOPS * n + k] = compute::effective_flops(sc.device_peak_flops[k], sc.device_levels[dev.load as usize]);
-            info.f[fi::BACKLOG * n + k] = dev.backlog_s;
-            info.i[ii::TASK * n + k] = dev.task as i64;
+            info.set_float(F::ChannelGain, k, self.gain(k));
+            info.set_float(F::DeviceFlops, k, compute::effective_flops(sc.device_peak_flops[k], sc.device_levels[dev.load as usize]));
+            info.set_float(F::BacklogS, k, dev.backlog_s);
+            info.set_int(I::TaskType, k, dev.task as i64);
         }
-        info.f[INFO_F64_FIELDS.len() * n] = compute::effective_flops(sc.edge_peak_flops, sc.edge_levels[self.edge_load as usize]);
-        info.f[INFO_F64_FIELDS.len() * n + 1] = self.edge_backlog_s;
+        info.set_scalar(ScalarField::EdgeFlops, self.edge_flops());
+        info.set_scalar(ScalarField::EdgeBacklogS, self.edge_backlog_s);
     }
 
     /// Recomputes every device's path gain from its distance, a lane group at a time.
@@ -548,12 +520,12 @@ impl Env {
 
 /// Marks device k's decision and outcome fields as absent (NaN / -1).
 #[inline]
-fn write_idle_info(info: &mut InfoMut<'_>, n: usize, k: usize) {
-    for f in [fi::BW, fi::CPU, fi::WAIT, fi::LOCAL, fi::TX, fi::EDGE, fi::LATENCY, fi::ACC, fi::UTILITY] {
-        info.f[f * n + k] = f64::NAN;
+fn write_idle_info(info: &mut EnvInfoMut<'_>, k: usize) {
+    for f in [F::BandwidthShare, F::ComputeShare, F::TWait, F::TLocal, F::TTx, F::TEdge, F::Latency, F::Accuracy, F::Utility] {
+        info.set_float(f, k, f64::NAN);
     }
-    for i in [ii::VERSION, ii::PARTITION, ii::DEADLINE, ii::ACCURACY] {
-        info.i[i * n + k] = -1;
+    for i in [I::Version, I::Partition, I::DeadlineMet, I::AccuracyMet] {
+        info.set_int(i, k, -1);
     }
 }
 
@@ -561,6 +533,7 @@ fn write_idle_info(info: &mut InfoMut<'_>, n: usize, k: usize) {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::outputs::EnvInfo;
 
     /// The revision-1 scenario (5 devices), whose values the hand computations below use.
     fn scenario() -> Arc<Scenario> {
@@ -572,7 +545,7 @@ mod tests {
         let sc = scenario();
         let mut env = Env::new(sc, 0);
         let mut obs = vec![0.0; 38];
-        env.reset(Some(0), &mut obs, None);
+        env.reset(Some(0), &mut obs, None).unwrap();
         for (k, d) in env.devices.iter_mut().enumerate() {
             *d = DeviceState { task: if k % 2 == 0 { 1 } else { 2 }, load: 1, distance_m: 100.0, h_re: 1.0, h_im: 0.0, backlog_s: 0.1 * k as f64 };
         }
@@ -593,10 +566,10 @@ mod tests {
         let compute_w = [0.5, 1.0, 1.0, 1.0, 1.0];
         let a = ActionRef { version: &version, partition: &partition, bandwidth: &bandwidth, compute: &compute_w };
         let mut obs = vec![0.0; 38];
-        let mut f = vec![0.0; info_f64_len(n)];
-        let mut i = vec![0i64; info_i64_len(n)];
+        let mut info = EnvInfo::zeros(n);
         let before = env.devices.clone();
-        let out = env.step(&a, &mut obs, Some(InfoMut { f: &mut f, i: &mut i })).unwrap();
+        let out = env.step(&a, &mut obs, Some(info.view_mut())).unwrap();
+        let f = |field: F, k: usize| info.float(field)[k];
 
         let eps = 1e-3;
         let sum_b = 1.0 + 1.0 + 3.0 + eps;
@@ -622,10 +595,10 @@ mod tests {
             let ah = ((acc - 0.4) / 0.35f64).clamp(0.0, 1.0);
             let u = w * ah - (1.0 - w) * (latency / tau).min(3.0) - if latency > tau { 1.0 } else { 0.0 } - if acc < amin { 1.0 } else { 0.0 };
             let rel = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1e-12);
-            assert!(rel(f[fi::LATENCY * n + k], latency), "device {k}: {} vs {latency}", f[fi::LATENCY * n + k]);
-            assert!(rel(f[fi::UTILITY * n + k], u), "device {k}");
-            assert!(rel(f[fi::TX * n + k], tx));
-            assert!(rel(f[fi::EDGE * n + k], edge));
+            assert!(rel(f(F::Latency, k), latency), "device {k}: {} vs {latency}", f(F::Latency, k));
+            assert!(rel(f(F::Utility, k), u), "device {k}");
+            assert!(rel(f(F::TTx, k), tx));
+            assert!(rel(f(F::TEdge, k), edge));
             let q = (before[k].backlog_s + local + tx - 0.5).max(0.0);
             assert!(rel(env.devices[k].backlog_s.max(1e-300), q.max(1e-300)));
             utilities.push(u);
@@ -633,10 +606,10 @@ mod tests {
         let reward: f64 = utilities.iter().sum::<f64>() / n as f64;
         assert!((out.reward - reward).abs() < 1e-12);
         // Shares of offloading devices sum to 1; the local device has none.
-        let bsum: f64 = (1..n).map(|k| f[fi::BW * n + k]).sum();
+        let bsum: f64 = (1..n).map(|k| f(F::BandwidthShare, k)).sum();
         assert!((bsum - 1.0).abs() < 1e-12);
-        assert_eq!(f[fi::BW * n], 0.0);
-        assert_eq!(i[ii::PARTITION * n + 4], 0);
+        assert_eq!(f(F::BandwidthShare, 0), 0.0);
+        assert_eq!(info.int(I::Partition)[4], 0);
         assert_eq!(env.t(), 1);
         assert!(!out.truncated && !out.terminated);
     }
@@ -674,7 +647,7 @@ mod tests {
         let w = [1.0; 5];
         let a = ActionRef { version: &zeros, partition: &full, bandwidth: &w, compute: &w };
         assert!(matches!(env.step(&a, &mut obs, None), Err(StepError::NeedsReset { ever_reset: false, .. })));
-        env.reset(None, &mut obs, None);
+        env.reset(None, &mut obs, None).unwrap();
         assert!(!env.step(&a, &mut obs, None).unwrap().truncated);
         assert!(!env.step(&a, &mut obs, None).unwrap().truncated);
         assert!(env.step(&a, &mut obs, None).unwrap().truncated);
@@ -698,21 +671,21 @@ mod tests {
         let n = sc.n;
         let mut env = Env::new(sc.clone(), 3);
         let mut obs = vec![0.0; sc.obs_dim()];
-        env.reset(Some(3), &mut obs, None);
+        env.reset(Some(3), &mut obs, None).unwrap();
         assert_eq!(obs[7 * n + 1], 0.0);
         let (zeros, w) = ([0i64; 5], [1.0; 5]);
         let a = ActionRef { version: &zeros, partition: &zeros, bandwidth: &w, compute: &w };
         let work = sc.flops_until(0, sc.l);
         let f_edge = 2e9 * 0.5;
         assert_eq!(sc.edge_peak_flops, f_edge);
-        let (mut f, mut i) = (vec![0.0; info_f64_len(n)], vec![0i64; info_i64_len(n)]);
+        let mut info = EnvInfo::zeros(n);
 
         // Slot 0: the edge is empty; each task runs on a fifth of the edge.
-        env.step(&a, &mut obs, Some(InfoMut { f: &mut f, i: &mut i })).unwrap();
+        env.step(&a, &mut obs, Some(info.view_mut())).unwrap();
         for k in 0..n {
-            assert_eq!(f[fi::EDGE * n + k], work / (0.2 * f_edge));
+            assert_eq!(info.float(F::TEdge)[k], work / (0.2 * f_edge));
         }
-        assert_eq!(f[INFO_F64_FIELDS.len() * n + 1], 0.0);
+        assert_eq!(info.scalar(ScalarField::EdgeBacklogS), 0.0);
         let q1 = 5.0 * work / f_edge - 0.5;
         assert_eq!(env.edge_backlog_s(), (0.0 + 5.0 * work / f_edge - 0.5f64).max(0.0));
         assert!((env.edge_backlog_s() - q1).abs() < 1e-12 && q1 > 5.0);
@@ -720,12 +693,13 @@ mod tests {
 
         // Slot 1: every task first waits for q1, and the edge ends with q1 + 5 W / F_E - slot.
         let q_held = env.edge_backlog_s();
-        env.step(&a, &mut obs, Some(InfoMut { f: &mut f, i: &mut i })).unwrap();
-        assert_eq!(f[INFO_F64_FIELDS.len() * n + 1], q_held);
+        env.step(&a, &mut obs, Some(info.view_mut())).unwrap();
+        assert_eq!(info.scalar(ScalarField::EdgeBacklogS), q_held);
+        let f = |field: F, k: usize| info.float(field)[k];
         for k in 0..n {
             let want = q1 + work / (0.2 * f_edge);
-            assert!((f[fi::EDGE * n + k] - want).abs() < 1e-12 * want, "device {k}");
-            assert!((f[fi::LATENCY * n + k] - (f[fi::WAIT * n + k] + f[fi::LOCAL * n + k] + f[fi::TX * n + k] + want)).abs() < 1e-12 * want);
+            assert!((f(F::TEdge, k) - want).abs() < 1e-12 * want, "device {k}");
+            assert!((f(F::Latency, k) - (f(F::TWait, k) + f(F::TLocal, k) + f(F::TTx, k) + want)).abs() < 1e-12 * want);
         }
         let q2 = q1 + 5.0 * work / f_edge - 0.5;
         assert!((env.edge_backlog_s() - q2).abs() < 1e-12 * q2);
@@ -734,8 +708,8 @@ mod tests {
         // Running locally neither waits for the edge nor adds to it: it drains by one slot.
         let local = [sc.l as i64; 5];
         let a = ActionRef { version: &zeros, partition: &local, bandwidth: &w, compute: &w };
-        env.step(&a, &mut obs, Some(InfoMut { f: &mut f, i: &mut i })).unwrap();
-        assert!((0..n).all(|k| f[fi::EDGE * n + k] == 0.0));
+        env.step(&a, &mut obs, Some(info.view_mut())).unwrap();
+        assert!(info.float(F::TEdge).iter().all(|&x| x == 0.0));
         assert!((env.edge_backlog_s() - (q2 - 0.5)).abs() < 1e-12 * q2);
         // Snapshots carry the edge backlog.
         let snap = env.snapshot();

@@ -59,6 +59,16 @@ impl fmt::Display for ActionError {
     }
 }
 
+impl ActionError {
+    /// The message with the environment called `label` (a single environment, e.g. `"MciaEnv"`).
+    pub fn describe(&self, label: &str) -> String {
+        match self.device {
+            Some(d) => format!("{label}, device {d}: action field '{}' {}", self.field, self.message),
+            None => format!("{label}: action field '{}' {}", self.field, self.message),
+        }
+    }
+}
+
 impl std::error::Error for ActionError {}
 
 /// Why a step could not run. The environment state is unchanged whenever one of these is returned.
@@ -73,6 +83,12 @@ pub enum StepError {
         /// Whether the environment was ever reset.
         ever_reset: bool,
     },
+    /// An argument or output buffer of the wrong shape or layout (seeds, reset mask, observation or info
+    /// buffers); nothing was changed.
+    Shape {
+        /// What is wrong, e.g. `obs buffer must be (64, 73), got (64, 72)`.
+        message: String,
+    },
 }
 
 impl fmt::Display for StepError {
@@ -83,6 +99,19 @@ impl fmt::Display for StepError {
             StepError::NeedsReset { env, ever_reset: true } => {
                 write!(f, "env {env}: step() called after the episode ended (truncated); call reset() first")
             }
+            StepError::Shape { message } => f.write_str(message),
+        }
+    }
+}
+
+impl StepError {
+    /// The message, with the environment called `label` when given (a single environment, e.g. `"MciaEnv"`).
+    pub fn describe(&self, label: Option<&str>) -> String {
+        match (self, label) {
+            (StepError::Action(a), Some(l)) => a.describe(l),
+            (StepError::NeedsReset { ever_reset: false, .. }, Some(l)) => format!("{l}: step() called before reset()"),
+            (StepError::NeedsReset { ever_reset: true, .. }, Some(l)) => format!("{l}: step() called after the episode ended (truncated); call reset() first"),
+            _ => self.to_string(),
         }
     }
 }

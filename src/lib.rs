@@ -13,7 +13,7 @@
 //! let scenario = Arc::new(Scenario::new(&Config::default()).unwrap());
 //! let mut env = Env::new(scenario.clone(), 0);
 //! let mut obs = vec![0.0f32; scenario.obs_dim()];
-//! env.reset(Some(42), &mut obs, None);
+//! env.reset(Some(42), &mut obs, None).unwrap();
 //! let n = scenario.n;
 //! let (version, partition, weights) = (vec![0i64; n], vec![scenario.l as i64; n], vec![1.0; n]);
 //! let action = ActionRef { version: &version, partition: &partition, bandwidth: &weights, compute: &weights };
@@ -27,6 +27,7 @@ pub mod action;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod outputs;
 pub mod policies;
 pub mod presets;
 pub mod rollout;
@@ -39,9 +40,10 @@ pub mod zoo;
 #[cfg(feature = "python")]
 mod python;
 
-pub use action::{validate_action, ActionRef};
+pub use action::{validate_action, ActionRef, Actions, ActionsBuf, ActionsMut};
 pub use config::Config;
-pub use env::{DeviceNoise, DeviceState, Env, InfoMut, Snapshot, Status, StepNoise, StepOutcome, INFO_F64_FIELDS, INFO_F64_SCALARS, INFO_I64_FIELDS};
+pub use env::{DeviceNoise, DeviceState, Env, Snapshot, Status, StepNoise, StepOutcome};
+pub use outputs::{EnvInfo, EnvInfoMut, FloatField, Info, InfoField, IntField, Outputs, OutputsMut, ScalarField, INFO_F64_FIELDS, INFO_F64_SCALARS, INFO_I64_FIELDS};
 pub use error::{ActionError, ConfigError, PolicyError, SnapshotError, StepError};
 pub use scenario::Scenario;
-pub use vec_env::{AutoresetMode, VecBuffers, VecEnv};
+pub use vec_env::{AutoresetMode, VecEnv};

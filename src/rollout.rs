@@ -6,20 +6,16 @@ use std::time::Instant;
 
 use rand::{RngExt, SeedableRng};
 
-use crate::action::ActionRef;
-use crate::env::{info_f64_len, info_i64_len, EnvRng, InfoMut};
+use crate::action::{Actions, ActionsBuf};
+use crate::env::EnvRng;
+use crate::outputs::Outputs;
 use crate::scenario::Scenario;
-use crate::vec_env::{AutoresetMode, VecBuffers, VecEnv};
+use crate::vec_env::{AutoresetMode, VecEnv};
 
 /// A fixed table of uniformly random actions for a batch, cycled through during a rollout so that the
 /// policy costs nothing inside the timed loop.
 pub struct RandomActions {
-    version: Vec<i64>,
-    partition: Vec<i64>,
-    bandwidth: Vec<f64>,
-    compute: Vec<f64>,
-    batch_len: usize,
-    batches: usize,
+    batches: Vec<ActionsBuf>,
 }
 
 impl RandomActions {
@@ -27,21 +23,22 @@ impl RandomActions {
     /// weights uniform in [0, 1).
     pub fn new(sc: &Scenario, num_envs: usize, batches: usize, seed: u64) -> Self {
         let mut rng = EnvRng::seed_from_u64(seed);
-        let len = num_envs * sc.n * batches;
-        Self {
-            version: (0..len).map(|_| rng.random_range(0..sc.m as i64)).collect(),
-            partition: (0..len).map(|_| rng.random_range(0..=sc.l as i64)).collect(),
-            bandwidth: (0..len).map(|_| rng.random()).collect(),
-            compute: (0..len).map(|_| rng.random()).collect(),
-            batch_len: num_envs * sc.n,
-            batches: batches.max(1),
-        }
+        let batches = (0..batches.max(1))
+            .map(|_| {
+                let mut a = ActionsBuf::zeros(num_envs, sc.n);
+                a.version.mapv_inplace(|_| rng.random_range(0..sc.m as i64));
+                a.partition.mapv_inplace(|_| rng.random_range(0..=sc.l as i64));
+                a.bandwidth.mapv_inplace(|_| rng.random());
+                a.compute.mapv_inplace(|_| rng.random());
+                a
+            })
+            .collect();
+        Self { batches }
     }
 
     /// The k-th batch (cyclic).
-    pub fn batch(&self, k: usize) -> ActionRef<'_> {
-        let r = (k % self.batches) * self.batch_len..(k % self.batches + 1) * self.batch_len;
-        ActionRef { version: &self.version[r.clone()], partition: &self.partition[r.clone()], bandwidth: &self.bandwidth[r.clone()], compute: &self.compute[r] }
+    pub fn batch(&self, k: usize) -> Actions<'_> {
+        self.batches[k % self.batches.len()].view()
     }
 }
 
@@ -60,66 +57,29 @@ pub struct RolloutStats {
     pub mean_reward: f64,
 }
 
-/// A vector env with its buffers and a random action table, ready to be timed.
+/// A vector env and a random action table, ready to be timed.
 pub struct Rollout {
     vec: VecEnv,
     actions: RandomActions,
-    obs: Vec<f32>,
-    rewards: Vec<f64>,
-    terminated: Vec<bool>,
-    truncated: Vec<bool>,
-    info_f: Vec<f64>,
-    info_i: Vec<i64>,
-    with_info: bool,
     k: usize,
 }
 
 impl Rollout {
     /// `num_envs` environments seeded from `seed`, stepped on `num_threads` threads, writing info if asked.
     pub fn new(scenario: Arc<Scenario>, num_envs: usize, num_threads: usize, seed: u64, with_info: bool) -> Self {
-        let (n, od) = (scenario.n, scenario.obs_dim());
         let actions = RandomActions::new(&scenario, num_envs, 16, seed ^ 0x5eed);
-        let mut r = Self {
-            vec: VecEnv::new(scenario, num_envs, seed, AutoresetMode::NextStep, num_threads),
-            actions,
-            obs: vec![0.0; num_envs * od],
-            rewards: vec![0.0; num_envs],
-            terminated: vec![false; num_envs],
-            truncated: vec![false; num_envs],
-            info_f: vec![0.0; if with_info { num_envs * info_f64_len(n) } else { 0 }],
-            info_i: vec![0; if with_info { num_envs * info_i64_len(n) } else { 0 }],
-            with_info,
-            k: 0,
-        };
-        let bufs = VecBuffers {
-            obs: &mut r.obs,
-            rewards: &mut r.rewards,
-            terminated: &mut r.terminated,
-            truncated: &mut r.truncated,
-            info: None,
-            final_obs: None,
-            final_info: None,
-        };
-        let seeds: Vec<u64> = (0..num_envs as u64).map(|i| seed + i).collect();
-        r.vec.reset(Some(&seeds), None, bufs);
-        r
+        let mut vec = VecEnv::new(scenario, num_envs.max(1), seed, AutoresetMode::NextStep, num_threads).expect("at least one environment");
+        vec.set_with_info(with_info);
+        let seeds: Vec<u64> = (0..vec.num_envs() as u64).map(|i| seed + i).collect();
+        vec.reset(Some(&seeds), None).expect("one seed per environment");
+        Self { vec, actions, k: 0 }
     }
 
     /// One batched step; returns the sum of rewards.
     pub fn step(&mut self) -> f64 {
-        let info = if self.with_info { Some(InfoMut { f: &mut self.info_f, i: &mut self.info_i }) } else { None };
-        let bufs = VecBuffers {
-            obs: &mut self.obs,
-            rewards: &mut self.rewards,
-            terminated: &mut self.terminated,
-            truncated: &mut self.truncated,
-            info,
-            final_obs: None,
-            final_info: None,
-        };
-        self.vec.step(&self.actions.batch(self.k), bufs).expect("random actions are valid");
+        let out = self.vec.step(&self.actions.batch(self.k)).expect("random actions are valid");
         self.k += 1;
-        self.rewards.iter().sum()
+        out.rewards.sum()
     }
 
     /// Times `steps` batched steps.
@@ -135,8 +95,8 @@ impl Rollout {
         RolloutStats { env_steps, seconds, env_steps_per_s: rate, device_steps_per_s: rate * self.vec.scenario().n as f64, mean_reward: total / env_steps.max(1) as f64 }
     }
 
-    /// The observations of the last step, `[B, 7N + 3]`.
-    pub fn obs(&self) -> &[f32] {
-        &self.obs
+    /// The outputs of the last step.
+    pub fn outputs(&self) -> &Outputs {
+        self.vec.outputs()
     }
 }

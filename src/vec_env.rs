@@ -1,19 +1,34 @@
-//! Many environments stepped together into caller-owned buffers, in parallel with rayon.
+//! Many environments stepped together, in parallel with rayon, into ndarray outputs.
 //!
 //! Environment i of a vector env seeded with s is exactly a single [`Env`] reset with seed s + i: every
 //! environment owns its RNG, so results do not depend on the thread count, the chunking or the batch size.
 //! The rayon pool belongs to the vector env, is built lazily and is rebuilt after a `fork()` (a pool
 //! inherited by a child process has no threads and would deadlock). Small batches and one thread take a
 //! serial path that never touches the pool.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mcia::{ActionsBuf, AutoresetMode, Config, FloatField, Scenario, VecEnv};
+//!
+//! let sc = Arc::new(Scenario::new(&Config::default()).unwrap());
+//! let mut venv = VecEnv::new(sc.clone(), 4, 0, AutoresetMode::NextStep, 1).unwrap();
+//! venv.reset(None, None).unwrap();
+//! let mut action = ActionsBuf::zeros(4, sc.n);
+//! action.partition.fill(sc.l as i64); // every device runs the most accurate version locally
+//! let out = venv.step(&action.view()).unwrap();
+//! assert_eq!(out.obs.dim(), (4, sc.obs_dim()));
+//! let latency = out.info.as_ref().unwrap().float(FloatField::Latency); // (4, N), NaN without a task
+//! assert!(latency.iter().all(|t| t.is_nan() || *t > 0.0));
+//! ```
 
 use std::sync::Arc;
 
-use rayon::iter::Either;
 use rayon::prelude::*;
 
-use crate::action::{all_entries_valid, validate_action, ActionRef};
-use crate::env::{info_f64_len, info_i64_len, Env, InfoMut, Snapshot, Status};
+use crate::action::{all_entries_valid, validate_action, ActionRef, Actions, ActionsBuf, ActionsMut};
+use crate::env::{Env, Snapshot, Status};
 use crate::error::{ActionError, SnapshotError, StepError};
+use crate::outputs::{InfoViewMut, Outputs, OutputsMut, Row};
 use crate::scenario::Scenario;
 use crate::sim::lanes::{Portable, Vector};
 
@@ -24,93 +39,167 @@ pub enum AutoresetMode {
     /// returns the first observation of the new episode with reward 0 (Gymnasium's default).
     NextStep,
     /// An environment whose episode ends is reset in the same step: the returned observation is the new
-    /// episode's first; the final observation and info go to the `final_*` buffers.
+    /// episode's first; the final observation and info go to the `final_*` outputs.
     SameStep,
 }
 
 /// Below this many environments per thread the step runs serially: fork/join costs more than it saves.
 pub const MIN_ENVS_PER_THREAD: usize = 32;
 
-/// Caller-owned output buffers of one batched step or reset, env-major.
-pub struct VecBuffers<'a> {
-    /// Observations, `[B, 7N + 3]`.
-    pub obs: &'a mut [f32],
-    /// Rewards, `[B]`.
-    pub rewards: &'a mut [f64],
-    /// Terminated flags, `[B]` (always false in MCIA).
-    pub terminated: &'a mut [bool],
-    /// Truncated flags, `[B]`.
-    pub truncated: &'a mut [bool],
-    /// Info, `[B, info_f64_len(N)]` and `[B, info_i64_len(N)]`, when requested.
-    pub info: Option<InfoMut<'a>>,
-    /// SAME_STEP only: final observations of the environments that ended, `[B, 7N + 3]` (other rows untouched).
-    pub final_obs: Option<&'a mut [f32]>,
-    /// SAME_STEP only: final info of the environments that ended (other rows untouched).
-    pub final_info: Option<InfoMut<'a>>,
-}
-
-/// The per-environment rows of [`VecBuffers`].
-struct Row<'a> {
-    obs: &'a mut [f32],
-    reward: &'a mut f64,
-    terminated: &'a mut bool,
-    truncated: &'a mut bool,
-    info: Option<InfoMut<'a>>,
-    final_obs: Option<&'a mut [f32]>,
-    final_info: Option<InfoMut<'a>>,
-}
-
-/// A batch of environments of one scenario.
+/// A batch of environments of one scenario, with the outputs it writes.
 pub struct VecEnv {
+    batch: Batch,
+    outputs: Outputs,
+}
+
+/// The environments and everything a step needs besides the outputs.
+struct Batch {
     scenario: Arc<Scenario>,
     envs: Vec<Env>,
     autoreset: AutoresetMode,
     pool: OwnedPool,
     ever_reset: bool,
+    /// Where actions that are not in standard layout are copied before a step.
+    scratch: ActionsBuf,
 }
 
 impl VecEnv {
     /// `num_envs` environments; environment i's RNG is seeded with `seed + i`. `num_threads = 0` means one
-    /// thread per available core.
-    pub fn new(scenario: Arc<Scenario>, num_envs: usize, seed: u64, autoreset: AutoresetMode, num_threads: usize) -> Self {
+    /// thread per available core. The outputs include the info; turn it off with [`VecEnv::set_with_info`].
+    pub fn new(scenario: Arc<Scenario>, num_envs: usize, seed: u64, autoreset: AutoresetMode, num_threads: usize) -> Result<Self, StepError> {
+        if num_envs == 0 {
+            return Err(StepError::Shape { message: "num_envs must be >= 1".into() });
+        }
         let envs = (0..num_envs).map(|i| Env::new(scenario.clone(), seed.wrapping_add(i as u64))).collect();
         let num_threads = if num_threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { num_threads };
-        Self { scenario, envs, autoreset, pool: OwnedPool { num_threads, pool: None }, ever_reset: false }
+        let outputs = Outputs::zeros(num_envs, scenario.n, scenario.obs_dim(), true, autoreset == AutoresetMode::SameStep);
+        let scratch = ActionsBuf::zeros(num_envs, scenario.n);
+        Ok(Self { batch: Batch { scenario, envs, autoreset, pool: OwnedPool { num_threads, pool: None }, ever_reset: false, scratch }, outputs })
     }
 
     /// Number of environments B.
     pub fn num_envs(&self) -> usize {
-        self.envs.len()
+        self.batch.envs.len()
     }
 
     /// The scenario.
     pub fn scenario(&self) -> &Arc<Scenario> {
-        &self.scenario
+        &self.batch.scenario
     }
 
     /// The autoreset mode.
     pub fn autoreset(&self) -> AutoresetMode {
-        self.autoreset
+        self.batch.autoreset
     }
 
     /// Threads used for large batches.
     pub fn num_threads(&self) -> usize {
-        self.pool.num_threads
+        self.batch.pool.num_threads
     }
 
     /// Changes the thread count (the pool is rebuilt on the next parallel call).
     pub fn set_num_threads(&mut self, n: usize) {
         let n = n.max(1);
-        if n != self.pool.num_threads {
-            self.pool = OwnedPool { num_threads: n, pool: None };
+        if n != self.batch.pool.num_threads {
+            self.batch.pool = OwnedPool { num_threads: n, pool: None };
+        }
+    }
+
+    /// Whether [`VecEnv::step`] and [`VecEnv::reset`] write the info.
+    pub fn with_info(&self) -> bool {
+        self.outputs.info.is_some()
+    }
+
+    /// Turns writing the info into [`VecEnv::outputs`] on or off (allocating or freeing its arrays).
+    pub fn set_with_info(&mut self, on: bool) {
+        if on != self.with_info() {
+            let (b, sc) = (self.num_envs(), &self.batch.scenario);
+            let same = self.batch.autoreset == AutoresetMode::SameStep;
+            let fresh = Outputs::zeros(b, sc.n, sc.obs_dim(), on, same);
+            self.outputs.info = fresh.info;
+            self.outputs.final_info = fresh.final_info;
         }
     }
 
     /// The environments (read-only).
     pub fn envs(&self) -> &[Env] {
-        &self.envs
+        &self.batch.envs
     }
 
+    /// The outputs of the last reset or step.
+    pub fn outputs(&self) -> &Outputs {
+        &self.outputs
+    }
+
+    /// Resets every environment (or those with `mask[i]`); with `seeds`, environment i is reseeded with
+    /// `seeds[i]` first. Rewards and flags of reset environments are zeroed; rows of environments left alone
+    /// keep their values.
+    pub fn reset(&mut self, seeds: Option<&[u64]>, mask: Option<&[bool]>) -> Result<&Outputs, StepError> {
+        self.batch.reset(seeds, mask, self.outputs.view_mut())?;
+        Ok(&self.outputs)
+    }
+
+    /// [`VecEnv::reset`] into caller-owned outputs (shapes as [`Outputs::zeros`] gives).
+    pub fn reset_into(&mut self, seeds: Option<&[u64]>, mask: Option<&[bool]>, out: OutputsMut<'_>) -> Result<(), StepError> {
+        self.batch.reset(seeds, mask, out)
+    }
+
+    /// Steps every environment with its row of `action` (`(B, N)` per field, any layout). Environments whose
+    /// episode ended are autoreset as [`AutoresetMode`] says. The whole batch is validated first: on error no
+    /// environment changes.
+    pub fn step(&mut self, action: &Actions<'_>) -> Result<&Outputs, StepError> {
+        self.batch.step(action, self.outputs.view_mut())?;
+        Ok(&self.outputs)
+    }
+
+    /// [`VecEnv::step`] into caller-owned outputs (shapes as [`Outputs::zeros`] gives; the info is written
+    /// when `out.info` is given).
+    pub fn step_into(&mut self, action: &Actions<'_>, out: OutputsMut<'_>) -> Result<(), StepError> {
+        self.batch.step(action, out)
+    }
+
+    /// Validates every environment's action and reports the first error. One vectorised pass over the
+    /// whole batch decides; only an invalid batch is searched env by env for the message.
+    pub fn validate(&self, action: &ActionRef<'_>) -> Result<(), ActionError> {
+        self.batch.validate(action)
+    }
+
+    /// Runs `f(env_index, env, rows)` for every environment with its rows of the `(B, N)` action buffers
+    /// (policies use this to write actions). Parallel on the pool unless tiny.
+    pub fn for_each_env<F>(&mut self, out: ActionsMut<'_>, f: &F)
+    where
+        F: Fn(usize, &Env, (&mut [i64], &mut [i64], &mut [f64], &mut [f64])) + Sync,
+    {
+        self.batch.for_each_env(out, f)
+    }
+
+    /// Snapshots of every environment.
+    pub fn snapshot(&self) -> Vec<Snapshot> {
+        self.batch.envs.iter().map(|e| e.snapshot()).collect()
+    }
+
+    /// Restores every environment; all snapshots are checked before any is applied.
+    pub fn restore(&mut self, snaps: &[Snapshot]) -> Result<(), SnapshotError> {
+        let b = &mut self.batch;
+        if snaps.len() != b.envs.len() {
+            return Err(SnapshotError(format!("{} snapshots for {} environments", snaps.len(), b.envs.len())));
+        }
+        let mut trial = b.envs.clone();
+        for (i, (env, s)) in trial.iter_mut().zip(snaps).enumerate() {
+            env.restore(s).map_err(|e| SnapshotError(format!("env {i}: {}", e.0)))?;
+        }
+        b.envs = trial;
+        b.ever_reset = b.envs.iter().all(|e| e.status() != Status::NeverReset);
+        Ok(())
+    }
+
+    /// Whether [`VecEnv::reset`] has run (stepping before it is an error).
+    pub fn ever_reset(&self) -> bool {
+        self.batch.ever_reset
+    }
+}
+
+impl Batch {
     fn serial(&self) -> bool {
         self.pool.num_threads <= 1 || self.envs.len() < 2 * MIN_ENVS_PER_THREAD
     }
@@ -120,84 +209,49 @@ impl VecEnv {
         self.envs.len().div_ceil(self.pool.num_threads * 4).max(MIN_ENVS_PER_THREAD)
     }
 
-    fn check_buffers(&self, b: &VecBuffers<'_>) {
-        let (nb, n, od) = (self.envs.len(), self.scenario.n, self.scenario.obs_dim());
-        assert_eq!(b.obs.len(), nb * od, "obs buffer must be [num_envs, obs_dim]");
-        assert_eq!(b.rewards.len(), nb, "rewards buffer must be [num_envs]");
-        assert_eq!(b.terminated.len(), nb, "terminated buffer must be [num_envs]");
-        assert_eq!(b.truncated.len(), nb, "truncated buffer must be [num_envs]");
-        for info in [&b.info, &b.final_info].into_iter().flatten() {
-            assert_eq!(info.f.len(), nb * info_f64_len(n), "float info buffer has the wrong length");
-            assert_eq!(info.i.len(), nb * info_i64_len(n), "integer info buffer has the wrong length");
+    /// Checks the output views against the batch.
+    fn check_outputs(&self, out: &OutputsMut<'_>) -> Result<(), StepError> {
+        let (b, n, od) = (self.envs.len(), self.scenario.n, self.scenario.obs_dim());
+        let bad = |what: &str, want: String, got: String| Err(StepError::Shape { message: format!("{what} must be {want}, got {got}") });
+        if out.obs.dim() != (b, od) || out.obs.strides()[1] != 1 {
+            return bad("the obs buffer", format!("({b}, {od}) with contiguous rows"), format!("{:?} with strides {:?}", out.obs.dim(), out.obs.strides()));
         }
-        if let Some(f) = &b.final_obs {
-            assert_eq!(f.len(), nb * od, "final_obs buffer must be [num_envs, obs_dim]");
-        }
-    }
-
-    /// Applies `op` to every environment and its rows, serially or on the pool in chunks.
-    fn for_each_row<O: RowOp>(&mut self, bufs: VecBuffers<'_>, op: &O) {
-        self.check_buffers(&bufs);
-        let (n, od) = (self.scenario.n, self.scenario.obs_dim());
-        let shape = ChunkShape { od, lf: info_f64_len(n), li: info_i64_len(n), chunk: if self.serial() { self.envs.len().max(1) } else { self.chunk_len() } };
-        let nchunks = self.envs.len().div_ceil(shape.chunk);
-        let run_chunk = |parts: (usize, ChunkParts<'_>)| {
-            #[cfg(target_arch = "x86_64")]
-            if simd_level::has_v3() {
-                // SAFETY: the CPU supports every feature `run_chunk_v3` enables.
-                return unsafe { simd_level::run_chunk_v3(op, &shape, parts) };
+        for (what, len) in [("the rewards buffer", out.rewards.len()), ("the terminated buffer", out.terminated.len()), ("the truncated buffer", out.truncated.len())] {
+            if len != b {
+                return bad(what, format!("({b},)"), format!("({len},)"));
             }
-            run_chunk::<O, Portable>(op, &shape, parts)
-        };
-        let (info_f, info_i) = split_info(bufs.info);
-        let (final_f, final_i) = split_info(bufs.final_info);
-        if nchunks <= 1 {
-            run_chunk((0, (&mut self.envs[..], bufs.obs, bufs.rewards, bufs.terminated, bufs.truncated, info_f, info_i, bufs.final_obs, final_f, final_i)));
-            return;
         }
-        let chunk = shape.chunk;
-        let (obs, rewards, terminated, truncated, final_obs) = (bufs.obs, bufs.rewards, bufs.terminated, bufs.truncated, bufs.final_obs);
-        let envs = &mut self.envs;
-        self.pool.get().install(|| {
-            (
-                envs.par_chunks_mut(chunk),
-                obs.par_chunks_mut(chunk * od),
-                rewards.par_chunks_mut(chunk),
-                terminated.par_chunks_mut(chunk),
-                truncated.par_chunks_mut(chunk),
-                opt_chunks(info_f, chunk * shape.lf, nchunks),
-                opt_chunks(info_i, chunk * shape.li, nchunks),
-                opt_chunks(final_obs, chunk * od, nchunks),
-                opt_chunks(final_f, chunk * shape.lf, nchunks),
-                opt_chunks(final_i, chunk * shape.li, nchunks),
-            )
-                .into_par_iter()
-                .enumerate()
-                .for_each(run_chunk);
-        });
-    }
-
-    /// Resets every environment (or those with `mask[i]`); with `seeds`, environment i is reseeded with
-    /// `seeds[i]` first. Rewards, terminated and truncated rows of reset environments are zeroed. Rows of
-    /// environments left alone are untouched.
-    pub fn reset(&mut self, seeds: Option<&[u64]>, mask: Option<&[bool]>, bufs: VecBuffers<'_>) {
-        if let Some(s) = seeds {
-            assert_eq!(s.len(), self.envs.len(), "one seed per environment");
+        for (what, info) in [("the info buffers", &out.info), ("the final_info buffers", &out.final_info)] {
+            if let Some(i) = info {
+                if !i.has_shape(b, n) {
+                    return bad(what, format!("(F, {b}, {n}), (I, {b}, {n}) and (S, {b})"), format!("{:?}, {:?}, {:?}", i.float.dim(), i.int.dim(), i.scalar.dim()));
+                }
+            }
         }
-        if let Some(m) = mask {
-            assert_eq!(m.len(), self.envs.len(), "one mask entry per environment");
-        } else {
-            self.ever_reset = true;
-        }
-        self.for_each_row(bufs, &ResetRows { seeds, mask });
-        if mask.is_some() {
-            self.ever_reset = self.envs.iter().all(|e| e.status() != Status::NeverReset);
+        let same = self.autoreset == AutoresetMode::SameStep;
+        match &out.final_obs {
+            Some(f) if f.dim() != (b, od) || f.strides()[1] != 1 => bad("the final_obs buffer", format!("({b}, {od}) with contiguous rows"), format!("{:?}", f.dim())),
+            None if same => bad("the final_obs buffer", "given in SAME_STEP mode".into(), "none".into()),
+            _ if same && out.info.is_some() && out.final_info.is_none() => bad("the final_info buffers", "given in SAME_STEP mode with info".into(), "none".into()),
+            _ => Ok(()),
         }
     }
 
-    /// Validates every environment's action and reports the first error. One vectorised pass over the
-    /// whole batch decides; only an invalid batch is searched env by env for the message.
-    pub fn validate(&self, action: &ActionRef<'_>) -> Result<(), ActionError> {
+    fn reset(&mut self, seeds: Option<&[u64]>, mask: Option<&[bool]>, out: OutputsMut<'_>) -> Result<(), StepError> {
+        let b = self.envs.len();
+        if let Some(s) = seeds.filter(|s| s.len() != b) {
+            return Err(StepError::Shape { message: format!("seeds must have {b} entries (one per environment), got {}", s.len()) });
+        }
+        if let Some(m) = mask.filter(|m| m.len() != b) {
+            return Err(StepError::Shape { message: format!("the reset mask must have {b} entries, got {}", m.len()) });
+        }
+        self.check_outputs(&out)?;
+        self.for_each_row(out, &ResetRows { seeds, mask });
+        self.ever_reset = self.envs.iter().all(|e| e.status() != Status::NeverReset);
+        Ok(())
+    }
+
+    fn validate(&self, action: &ActionRef<'_>) -> Result<(), ActionError> {
         let (nb, n) = (self.envs.len(), self.scenario.n);
         action.check_len(0, nb * n).map_err(|mut e| {
             e.message = format!("{} (batch of {nb} envs x {n} devices)", e.message);
@@ -209,79 +263,137 @@ impl VecEnv {
         (0..nb).try_for_each(|i| validate_action(&self.scenario, i, &action.row(i, n)))
     }
 
-    /// Steps every environment with its row of `action` (env-major, `[B * N]` per field). Environments whose
-    /// episode ended are autoreset as [`AutoresetMode`] says. The whole batch is validated first: on error
-    /// no environment changes.
-    pub fn step(&mut self, action: &ActionRef<'_>, bufs: VecBuffers<'_>) -> Result<(), StepError> {
-        if !self.ever_reset {
-            return Err(StepError::NeedsReset { env: 0, ever_reset: false });
+    fn step(&mut self, action: &Actions<'_>, out: OutputsMut<'_>) -> Result<(), StepError> {
+        if let Some(i) = self.envs.iter().position(|e| e.status() == Status::NeverReset) {
+            return Err(StepError::NeedsReset { env: i, ever_reset: false });
         }
-        self.validate(action)?;
-        let rows = StepRows { action, n: self.scenario.n, mode: self.autoreset };
-        self.for_each_row(bufs, &rows);
+        action.check_shape(self.envs.len(), self.scenario.n)?;
+        self.check_outputs(&out)?;
+        let (serial, chunk) = (self.serial(), self.chunk_len());
+        // Contiguous actions are read in place; others are copied once into the scratch buffer.
+        let flat = match action.as_flat() {
+            Some(flat) => flat,
+            None => {
+                self.scratch.assign(action);
+                let s = &self.scratch;
+                ActionRef {
+                    version: s.version.as_slice().expect("standard layout"),
+                    partition: s.partition.as_slice().expect("standard layout"),
+                    bandwidth: s.bandwidth.as_slice().expect("standard layout"),
+                    compute: s.compute.as_slice().expect("standard layout"),
+                }
+            }
+        };
+        self.validate(&flat)?;
+        let rows = StepRows { action: flat, n: self.scenario.n, mode: self.autoreset };
+        // `rows` may borrow the scratch buffer; the environments and the pool are other fields.
+        run_rows(&mut self.envs, &mut self.pool, serial, chunk, out, &rows);
         Ok(())
     }
 
-    /// Runs `f(env_index, env, rows)` for every environment with its rows of four output buffers holding
-    /// `per_env` entries each (policies use this to write actions). Parallel on the pool unless tiny.
-    pub fn for_each_env<A, B, C, D, F>(&mut self, outs: (&mut [A], &mut [B], &mut [C], &mut [D]), per_env: usize, f: &F)
+    /// Applies `op` to every environment and its rows, serially or on the pool in chunks.
+    fn for_each_row<O: RowOp>(&mut self, out: OutputsMut<'_>, op: &O) {
+        let (serial, chunk) = (self.serial(), self.chunk_len());
+        run_rows(&mut self.envs, &mut self.pool, serial, chunk, out, op);
+    }
+
+    fn for_each_env<F>(&mut self, out: ActionsMut<'_>, f: &F)
     where
-        A: Send,
-        B: Send,
-        C: Send,
-        D: Send,
-        F: Fn(usize, &Env, (&mut [A], &mut [B], &mut [C], &mut [D])) + Sync,
+        F: Fn(usize, &Env, (&mut [i64], &mut [i64], &mut [f64], &mut [f64])) + Sync,
     {
-        let nb = self.envs.len();
-        let run = |start: usize, envs: &[Env], a: &mut [A], b: &mut [B], c: &mut [C], d: &mut [D]| {
+        let (nb, n) = (self.envs.len(), self.scenario.n);
+        let ActionsMut { mut version, mut partition, mut bandwidth, mut compute } = out;
+        let (a, b, c, d) = (
+            version.as_slice_mut().expect("action buffers are C-contiguous"),
+            partition.as_slice_mut().expect("action buffers are C-contiguous"),
+            bandwidth.as_slice_mut().expect("action buffers are C-contiguous"),
+            compute.as_slice_mut().expect("action buffers are C-contiguous"),
+        );
+        let run = |start: usize, envs: &[Env], a: &mut [i64], b: &mut [i64], c: &mut [f64], d: &mut [f64]| {
             for (j, env) in envs.iter().enumerate() {
-                let r = j * per_env..(j + 1) * per_env;
+                let r = j * n..(j + 1) * n;
                 f(start + j, env, (&mut a[r.clone()], &mut b[r.clone()], &mut c[r.clone()], &mut d[r]));
             }
         };
-        let (a, b, c, d) = outs;
-        if self.pool.num_threads <= 1 || nb < 8 || per_env == 0 {
+        if self.pool.num_threads <= 1 || nb < 8 || n == 0 {
             run(0, &self.envs, a, b, c, d);
             return;
         }
         // Policies cost far more per environment than a step, so small chunks pay off.
         let chunk = nb.div_ceil(self.pool.num_threads * 8).max(1);
         let envs = &self.envs;
-        self.pool.get().install(|| {
-            (envs.par_chunks(chunk), a.par_chunks_mut(chunk * per_env), b.par_chunks_mut(chunk * per_env), c.par_chunks_mut(chunk * per_env), d.par_chunks_mut(chunk * per_env))
+        let Some(pool) = self.pool.get() else {
+            run(0, envs, a, b, c, d);
+            return;
+        };
+        pool.install(|| {
+            (envs.par_chunks(chunk), a.par_chunks_mut(chunk * n), b.par_chunks_mut(chunk * n), c.par_chunks_mut(chunk * n), d.par_chunks_mut(chunk * n))
                 .into_par_iter()
                 .enumerate()
                 .for_each(|(ci, (e, a, b, c, d))| run(ci * chunk, e, a, b, c, d));
         });
     }
+}
 
-    /// Snapshots of every environment.
-    pub fn snapshot(&self) -> Vec<Snapshot> {
-        self.envs.iter().map(|e| e.snapshot()).collect()
+/// Runs `op` over every environment and its output rows: serially, or by splitting the rows in halves
+/// (ndarray `split_at`) down to `chunk` environments and joining on the pool.
+fn run_rows<O: RowOp>(envs: &mut [Env], pool: &mut OwnedPool, serial: bool, chunk: usize, out: OutputsMut<'_>, op: &O) {
+    if serial || envs.len() <= chunk {
+        return run_chunk_dispatch(op, 0, envs, out);
     }
-
-    /// Restores every environment; all snapshots are checked before any is applied.
-    pub fn restore(&mut self, snaps: &[Snapshot]) -> Result<(), SnapshotError> {
-        if snaps.len() != self.envs.len() {
-            return Err(SnapshotError(format!("{} snapshots for {} environments", snaps.len(), self.envs.len())));
-        }
-        let mut trial = self.envs.clone();
-        for (i, (env, s)) in trial.iter_mut().zip(snaps).enumerate() {
-            env.restore(s).map_err(|e| SnapshotError(format!("env {i}: {}", e.0)))?;
-        }
-        self.envs = trial;
-        self.ever_reset = self.envs.iter().all(|e| e.status() != Status::NeverReset);
-        Ok(())
-    }
-
-    /// Whether [`VecEnv::reset`] has run (stepping before it is an error).
-    pub fn ever_reset(&self) -> bool {
-        self.ever_reset
+    match pool.get() {
+        Some(pool) => pool.install(|| split_run(op, 0, envs, out, chunk)),
+        // A pool that cannot start (no threads left, say) costs speed, never correctness.
+        None => run_chunk_dispatch(op, 0, envs, out),
     }
 }
 
-/// What [`VecEnv::for_each_row`] does to one environment and its rows. `apply` is `#[inline(always)]` so
-/// that the whole step is compiled into each chunk runner, the x86-64-v3 one included.
+fn split_run<O: RowOp>(op: &O, start: usize, envs: &mut [Env], out: OutputsMut<'_>, chunk: usize) {
+    if envs.len() <= chunk {
+        run_chunk_dispatch(op, start, envs, out);
+        return;
+    }
+    // Split on a chunk boundary so the leaves are `chunk` environments (the last one possibly fewer).
+    let mid = envs.len().div_ceil(chunk).div_ceil(2) * chunk;
+    let (e0, e1) = envs.split_at_mut(mid);
+    let (o0, o1) = out.split_at(mid);
+    rayon::join(|| split_run(op, start, e0, o0, chunk), || split_run(op, start + mid, e1, o1, chunk));
+}
+
+/// Runs one chunk with the widest lane math this CPU has.
+fn run_chunk_dispatch<O: RowOp>(op: &O, start: usize, envs: &mut [Env], out: OutputsMut<'_>) {
+    #[cfg(target_arch = "x86_64")]
+    if simd_level::has_v3() {
+        // SAFETY: the CPU supports every feature `run_chunk_v3` enables.
+        return unsafe { simd_level::run_chunk_v3(op, start, envs, out) };
+    }
+    run_chunk::<O, Portable>(op, start, envs, out)
+}
+
+/// Applies `op` to environments `start..` and their rows, walking every output array once in step.
+#[inline(always)]
+fn run_chunk<O: RowOp, V: Vector>(op: &O, start: usize, envs: &mut [Env], out: OutputsMut<'_>) {
+    let OutputsMut { mut obs, mut rewards, mut terminated, mut truncated, mut info, mut final_obs, mut final_info } = out;
+    let rows = obs.outer_iter_mut().zip(rewards.iter_mut()).zip(terminated.iter_mut()).zip(truncated.iter_mut());
+    let mut infos = info.as_mut().map(InfoViewMut::envs);
+    let mut final_obs = final_obs.as_mut().map(|f| f.outer_iter_mut());
+    let mut final_infos = final_info.as_mut().map(InfoViewMut::envs);
+    for (j, (env, (((obs, reward), terminated), truncated))) in envs.iter_mut().zip(rows).enumerate() {
+        let row = Row {
+            obs: obs.into_slice().expect("observation rows are contiguous"),
+            reward,
+            terminated,
+            truncated,
+            info: infos.as_mut().and_then(Iterator::next),
+            final_obs: final_obs.as_mut().and_then(Iterator::next).map(|f| f.into_slice().expect("observation rows are contiguous")),
+            final_info: final_infos.as_mut().and_then(Iterator::next),
+        };
+        op.apply::<V>(start + j, env, row);
+    }
+}
+
+/// What [`run_rows`] does to one environment and its rows. `apply` is `#[inline(always)]` so that the
+/// whole step is compiled into each chunk runner, the x86-64-v3 one included.
 trait RowOp: Sync {
     /// Works on environment `env_index` with lane math `V`.
     fn apply<V: Vector>(&self, env_index: usize, env: &mut Env, row: Row<'_>);
@@ -299,7 +411,7 @@ impl RowOp for ResetRows<'_> {
         if self.mask.is_some_and(|m| !m[i]) {
             return;
         }
-        env.reset(self.seeds.map(|s| s[i]), row.obs, row.info);
+        env.reset_prevalidated(self.seeds.map(|s| s[i]), row.obs, row.info);
         *row.reward = 0.0;
         *row.terminated = false;
         *row.truncated = false;
@@ -308,7 +420,7 @@ impl RowOp for ResetRows<'_> {
 
 /// Steps every environment with its row of a validated batch action, autoresetting as `mode` says.
 struct StepRows<'a> {
-    action: &'a ActionRef<'a>,
+    action: ActionRef<'a>,
     n: usize,
     mode: AutoresetMode,
 }
@@ -318,7 +430,7 @@ impl RowOp for StepRows<'_> {
     fn apply<V: Vector>(&self, i: usize, env: &mut Env, row: Row<'_>) {
         if env.status() != Status::Running {
             // NEXT_STEP: the previous step ended this episode; this step starts the next one.
-            env.reset(None, row.obs, row.info);
+            env.reset_prevalidated(None, row.obs, row.info);
             *row.reward = 0.0;
             *row.terminated = false;
             *row.truncated = false;
@@ -333,61 +445,13 @@ impl RowOp for StepRows<'_> {
             if let Some(fo) = row.final_obs {
                 fo.copy_from_slice(row.obs);
             }
-            if let (Some(fi), Some(info)) = (row.final_info, info.as_ref()) {
-                fi.f.copy_from_slice(info.f);
-                fi.i.copy_from_slice(info.i);
+            if let (Some(mut fi), Some(info)) = (row.final_info, info.as_ref()) {
+                fi.assign(info);
             }
-            env.reset(None, row.obs, info);
+            env.reset_prevalidated(None, row.obs, info);
         }
     }
 }
-
-/// Row lengths of one chunk's buffers.
-struct ChunkShape {
-    /// Observation length.
-    od: usize,
-    /// Float info length.
-    lf: usize,
-    /// Integer info length.
-    li: usize,
-    /// Environments per chunk.
-    chunk: usize,
-}
-
-/// Applies `op` to the environments of chunk `ci` and their rows.
-#[inline(always)]
-fn run_chunk<O: RowOp, V: Vector>(op: &O, shape: &ChunkShape, (ci, parts): (usize, ChunkParts<'_>)) {
-    let (envs, obs, rewards, terminated, truncated, info_f, info_i, final_obs, final_f, final_i) = parts;
-    let ChunkShape { od, lf, li, chunk } = *shape;
-    let mut info_parts = pair(info_f, info_i);
-    let mut final_parts = pair(final_f, final_i);
-    let mut final_obs = final_obs;
-    for (j, env) in envs.iter_mut().enumerate() {
-        let row = Row {
-            obs: &mut obs[j * od..(j + 1) * od],
-            reward: &mut rewards[j],
-            terminated: &mut terminated[j],
-            truncated: &mut truncated[j],
-            info: info_parts.as_mut().map(|(fb, ib)| InfoMut { f: &mut fb[j * lf..(j + 1) * lf], i: &mut ib[j * li..(j + 1) * li] }),
-            final_obs: final_obs.as_deref_mut().map(|fo| &mut fo[j * od..(j + 1) * od]),
-            final_info: final_parts.as_mut().map(|(fb, ib)| InfoMut { f: &mut fb[j * lf..(j + 1) * lf], i: &mut ib[j * li..(j + 1) * li] }),
-        };
-        op.apply::<V>(ci * chunk + j, env, row);
-    }
-}
-
-type ChunkParts<'a> = (
-    &'a mut [Env],
-    &'a mut [f32],
-    &'a mut [f64],
-    &'a mut [bool],
-    &'a mut [bool],
-    Option<&'a mut [f64]>,
-    Option<&'a mut [i64]>,
-    Option<&'a mut [f32]>,
-    Option<&'a mut [f64]>,
-    Option<&'a mut [i64]>,
-);
 
 /// Runtime dispatch of the hot loop to x86-64-v3 (AVX2, FMA, BMI) code.
 ///
@@ -397,6 +461,9 @@ type ChunkParts<'a> = (
 /// compare a vector env, which takes this path, with single envs, which do not).
 #[cfg(target_arch = "x86_64")]
 mod simd_level {
+    use crate::env::Env;
+    use crate::outputs::OutputsMut;
+
     /// Whether this CPU runs x86-64-v3 code (detected once, then a cached load).
     #[inline]
     pub fn has_v3() -> bool {
@@ -412,8 +479,8 @@ mod simd_level {
     /// # Safety
     /// The CPU must support the enabled features ([`has_v3`]).
     #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt")]
-    pub(super) unsafe fn run_chunk_v3<O: super::RowOp>(op: &O, shape: &super::ChunkShape, parts: (usize, super::ChunkParts<'_>)) {
-        super::run_chunk::<O, crate::sim::lanes::Avx2>(op, shape, parts)
+    pub(super) unsafe fn run_chunk_v3<O: super::RowOp>(op: &O, start: usize, envs: &mut [Env], out: OutputsMut<'_>) {
+        super::run_chunk::<O, crate::sim::lanes::Avx2>(op, start, envs, out)
     }
 }
 
@@ -424,42 +491,18 @@ struct OwnedPool {
 }
 
 impl OwnedPool {
-    fn get(&mut self) -> &rayon::ThreadPool {
+    /// The pool, or `None` when one cannot be started (callers then run serially).
+    fn get(&mut self) -> Option<&rayon::ThreadPool> {
         let pid = std::process::id();
         if matches!(&self.pool, Some((owner, _)) if *owner != pid) {
             // Inherited across fork(): its worker threads do not exist in this process, and dropping it
             // could wait for them, so it is leaked deliberately.
             std::mem::forget(self.pool.take());
         }
-        let n = self.num_threads;
-        &self
-            .pool
-            .get_or_insert_with(|| {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(n).thread_name(|i| format!("mcia-{i}")).build().expect("failed to start the rayon thread pool");
-                (pid, pool)
-            })
-            .1
-    }
-}
-
-fn split_info(info: Option<InfoMut<'_>>) -> (Option<&mut [f64]>, Option<&mut [i64]>) {
-    match info {
-        Some(InfoMut { f, i }) => (Some(f), Some(i)),
-        None => (None, None),
-    }
-}
-
-fn pair<'a>(f: Option<&'a mut [f64]>, i: Option<&'a mut [i64]>) -> Option<(&'a mut [f64], &'a mut [i64])> {
-    match (f, i) {
-        (Some(f), Some(i)) => Some((f, i)),
-        _ => None,
-    }
-}
-
-/// Chunks of an optional buffer, or `None` per chunk when the buffer is absent.
-fn opt_chunks<T: Send>(buf: Option<&mut [T]>, size: usize, nchunks: usize) -> impl IndexedParallelIterator<Item = Option<&mut [T]>> {
-    match buf {
-        Some(b) => Either::Left(b.par_chunks_mut(size).map(Some)),
-        None => Either::Right((0..nchunks).into_par_iter().map(|_| None)),
+        if self.pool.is_none() {
+            let built = rayon::ThreadPoolBuilder::new().num_threads(self.num_threads).thread_name(|i| format!("mcia-{i}")).build();
+            self.pool = built.ok().map(|p| (pid, p));
+        }
+        self.pool.as_ref().map(|(_, p)| p)
     }
 }

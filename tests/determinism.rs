@@ -4,30 +4,29 @@
 
 mod common;
 
-use common::{default_scenario, vec_env, Out};
-use mcia::env::{info_f64_len, info_i64_len};
+use common::{bits, default_scenario, seeds, vec_env};
 use mcia::rollout::RandomActions;
-use mcia::{Env, InfoMut};
+use mcia::{EnvInfo, Env, FloatField};
 
 /// Runs `steps` steps of a vector env and returns every observation, reward and info value.
-fn trace(b: usize, threads: usize, seed: u64, steps: usize) -> (Vec<f32>, Vec<f64>, Vec<f64>, Vec<i64>) {
+fn trace(b: usize, threads: usize, seed: u64, steps: usize) -> (Vec<f32>, Vec<f64>, Vec<u64>, Vec<i64>) {
     let sc = default_scenario();
     let mut v = vec_env(&sc, b, seed, threads);
-    let mut out = Out::new(&sc, b);
-    let seeds: Vec<u64> = (0..b as u64).map(|i| seed + i).collect();
-    v.reset(Some(&seeds), None, out.bufs());
+    let mut obs = v.reset(Some(&seeds(seed, b)), None).unwrap().obs.iter().copied().collect::<Vec<_>>();
     // Actions come from a 256-env table so that env i gets the same actions whatever the batch size.
     let actions = RandomActions::new(&sc, 256, 7, 99);
-    let len = b * sc.n;
-    let (mut obs, mut rew, mut inf, mut ii) = (out.obs.clone(), vec![], vec![], vec![]);
+    let (mut rew, mut inf, mut ii) = (vec![], vec![], vec![]);
     for k in 0..steps {
-        let a = actions.batch(k);
-        let a = mcia::ActionRef { version: &a.version[..len], partition: &a.partition[..len], bandwidth: &a.bandwidth[..len], compute: &a.compute[..len] };
-        v.step(&a, out.bufs()).unwrap();
-        obs.extend_from_slice(&out.obs);
-        rew.extend_from_slice(&out.rewards);
-        inf.extend(out.info_f.iter().map(|x| if x.is_nan() { -7.0 } else { *x }));
-        ii.extend_from_slice(&out.info_i);
+        let out = v.step(&actions.batch(k).slice_rows(0, b)).unwrap();
+        obs.extend(out.obs.iter());
+        rew.extend(out.rewards.iter());
+        let info = out.info.as_ref().unwrap();
+        // Env-major order, so that row i of a batch is comparable across batch sizes.
+        for i in 0..b {
+            inf.extend(bits(info.float.index_axis(ndarray::Axis(1), i).iter()));
+            ii.extend(info.int.index_axis(ndarray::Axis(1), i).iter());
+            inf.extend(bits(info.scalar.index_axis(ndarray::Axis(1), i).iter()));
+        }
     }
     (obs, rew, inf, ii)
 }
@@ -43,36 +42,37 @@ fn env_i_of_a_batch_equals_a_single_env_seeded_s_plus_i() {
     let sc = default_scenario();
     let (b, seed, steps) = (64, 1000, 150);
     let mut v = vec_env(&sc, b, seed, 2);
-    let mut out = Out::new(&sc, b);
-    v.reset(Some(&(0..b as u64).map(|i| seed + i).collect::<Vec<_>>()), None, out.bufs());
+    v.reset(Some(&seeds(seed, b)), None).unwrap();
     let actions = RandomActions::new(&sc, b, 5, 3);
 
     let od = sc.obs_dim();
-    let (lf, li) = (info_f64_len(sc.n), info_i64_len(sc.n));
     let mut singles: Vec<Env> = (0..b).map(|_| Env::new(sc.clone(), 0)).collect();
     let mut sobs = vec![vec![0.0f32; od]; b];
     for (i, e) in singles.iter_mut().enumerate() {
-        e.reset(Some(seed + i as u64), &mut sobs[i], None);
-        assert_eq!(&sobs[i][..], &out.obs[i * od..(i + 1) * od]);
+        e.reset(Some(seed + i as u64), &mut sobs[i], None).unwrap();
+        assert_eq!(&sobs[i][..], v.outputs().obs.row(i).as_slice().unwrap());
     }
-    let (mut f, mut ii) = (vec![0.0; lf], vec![0i64; li]);
+    let mut info = EnvInfo::zeros(sc.n);
     for k in 0..steps {
         let batch = actions.batch(k);
-        v.step(&batch, out.bufs()).unwrap();
+        let out = v.step(&batch).unwrap();
+        let flat = batch.as_flat().unwrap();
+        let binfo = out.info.as_ref().unwrap();
         for (i, e) in singles.iter_mut().enumerate() {
             let r = if e.status() == mcia::Status::Ended {
-                e.reset(None, &mut sobs[i], Some(InfoMut { f: &mut f, i: &mut ii }));
+                e.reset(None, &mut sobs[i], Some(info.view_mut())).unwrap();
                 0.0
             } else {
-                e.step(&batch.row(i, sc.n), &mut sobs[i], Some(InfoMut { f: &mut f, i: &mut ii })).unwrap().reward
+                e.step(&flat.row(i, sc.n), &mut sobs[i], Some(info.view_mut())).unwrap().reward
             };
-            assert_eq!(&sobs[i][..], &out.obs[i * od..(i + 1) * od], "env {i} step {k}");
+            assert_eq!(&sobs[i][..], out.obs.row(i).as_slice().unwrap(), "env {i} step {k}");
             assert_eq!(r.to_bits(), out.rewards[i].to_bits(), "env {i} step {k}");
-            assert_eq!(&ii[..], &out.info_i[i * li..(i + 1) * li]);
+            assert_eq!(info.int, binfo.int.index_axis(ndarray::Axis(1), i));
             // Bit for bit, NaNs included: on x86-64-v3 CPUs the batch runs the AVX2 lane math, a single env the portable one.
-            let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&f), bits(&out.info_f[i * lf..(i + 1) * lf]), "env {i} step {k}");
+            assert_eq!(bits(info.float.iter()), bits(binfo.float.index_axis(ndarray::Axis(1), i).iter()), "env {i} step {k}");
+            assert_eq!(bits(info.scalar.iter()), bits(binfo.scalar.index_axis(ndarray::Axis(1), i).iter()), "env {i} step {k}");
         }
+        assert!(binfo.float(FloatField::ChannelGain).iter().all(|g| *g > 0.0));
     }
 }
 
@@ -85,15 +85,38 @@ fn batch_of_one_equals_row_of_batch_of_sixty_four() {
 }
 
 #[test]
+fn non_contiguous_actions_give_the_same_steps() {
+    let sc = default_scenario();
+    let b = 96;
+    let actions = RandomActions::new(&sc, b, 4, 8);
+    let (mut v, mut w) = (vec_env(&sc, b, 3, 2), vec_env(&sc, b, 3, 2));
+    v.reset(Some(&seeds(3, b)), None).unwrap();
+    w.reset(Some(&seeds(3, b)), None).unwrap();
+    for k in 0..30 {
+        let a = actions.batch(k);
+        // The same action as F-order arrays.
+        let (vf, pf) = (a.version.t().as_standard_layout().reversed_axes().to_owned(), a.partition.t().as_standard_layout().reversed_axes().to_owned());
+        let (bf, cf) = (a.bandwidth.t().as_standard_layout().reversed_axes().to_owned(), a.compute.t().as_standard_layout().reversed_axes().to_owned());
+        assert!(!vf.is_standard_layout());
+        let f_order = mcia::Actions { version: vf.view(), partition: pf.view(), bandwidth: bf.view(), compute: cf.view() };
+        let r1 = v.step(&a).unwrap().clone();
+        let r2 = w.step(&f_order).unwrap();
+        assert_eq!((&r1.obs, &r1.rewards), (&r2.obs, &r2.rewards));
+        let (i1, i2) = (r1.info.as_ref().unwrap(), r2.info.as_ref().unwrap());
+        assert_eq!(bits(i1.float.iter()), bits(i2.float.iter()));
+        assert_eq!(i1.int, i2.int);
+    }
+}
+
+#[test]
 fn snapshot_restore_continues_bit_identically() {
     let sc = default_scenario();
     let b = 128;
     let mut v = vec_env(&sc, b, 42, 2);
-    let mut out = Out::new(&sc, b);
-    v.reset(Some(&(0..b as u64).map(|i| 42 + i).collect::<Vec<_>>()), None, out.bufs());
+    v.reset(Some(&seeds(42, b)), None).unwrap();
     let actions = RandomActions::new(&sc, b, 9, 1);
     for k in 0..37 {
-        v.step(&actions.batch(k), out.bufs()).unwrap();
+        v.step(&actions.batch(k)).unwrap();
     }
     let snap = v.snapshot();
     // The snapshot survives JSON.
@@ -101,16 +124,15 @@ fn snapshot_restore_continues_bit_identically() {
     let snap2: Vec<mcia::Snapshot> = serde_json::from_str(&json).unwrap();
     let mut continued = vec![];
     for k in 37..137 {
-        v.step(&actions.batch(k), out.bufs()).unwrap();
+        let out = v.step(&actions.batch(k)).unwrap();
         continued.push((out.obs.clone(), out.rewards.clone()));
     }
     let mut w = vec_env(&sc, b, 0, 1);
     w.restore(&snap2).unwrap();
-    let mut out2 = Out::new(&sc, b);
     for (j, k) in (37..137).enumerate() {
-        w.step(&actions.batch(k), out2.bufs()).unwrap();
-        assert_eq!(continued[j].0, out2.obs);
-        assert_eq!(continued[j].1, out2.rewards);
+        let out = w.step(&actions.batch(k)).unwrap();
+        assert_eq!(continued[j].0, out.obs);
+        assert_eq!(continued[j].1, out.rewards);
     }
 }
 

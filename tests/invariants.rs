@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use mcia::env::{info_f64_len, info_i64_len};
 use mcia::scenario::{OBS_DEVICE_HIGH, OBS_PER_DEVICE};
-use mcia::{ActionRef, Config, Env, InfoMut, Scenario, StepError};
+use mcia::{ActionRef, Config, Env, EnvInfo, FloatField as F, IntField, Scenario, StepError};
 use proptest::prelude::*;
 
 const CLASSES: [&str; 4] = ["pi_zero_2w", "pi4", "pi5", "n100"];
@@ -68,36 +67,37 @@ proptest! {
         let n = sc.n;
         let mut env = Env::new(sc.clone(), seed);
         let mut obs = vec![0.0f32; sc.obs_dim()];
-        let (mut f, mut ii) = (vec![0.0; info_f64_len(n)], vec![0i64; info_i64_len(n)]);
-        env.reset(None, &mut obs, None);
+        let mut info = EnvInfo::zeros(n);
+        env.reset(None, &mut obs, None).unwrap();
         for step in 0..60 {
             for (k, &x) in obs.iter().enumerate() {
                 let high = if k < OBS_PER_DEVICE * n { OBS_DEVICE_HIGH[k % OBS_PER_DEVICE] } else { 1.0 };
                 prop_assert!(x.is_finite() && x >= 0.0 && x <= high, "obs[{}] = {} outside [0, {}]", k, x, high);
             }
             if env.status() == mcia::Status::Ended {
-                env.reset(None, &mut obs, None);
+                env.reset(None, &mut obs, None).unwrap();
                 continue;
             }
             let (v, p, b, c) = actions(&sc, act_seed, step);
             let a = ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c };
-            let out = env.step(&a, &mut obs, Some(InfoMut { f: &mut f, i: &mut ii })).unwrap();
+            let out = env.step(&a, &mut obs, Some(info.view_mut())).unwrap();
+            let f = |field: F, k: usize| info.float(field)[k];
             prop_assert!(out.reward.is_finite());
             let (mut bs, mut cs, mut offloaders) = (0.0, 0.0, 0);
-            for k in 0..n {
-                let task = ii[k];
-                let lat = f[9 * n + k];
+            for (k, &pk) in p.iter().enumerate() {
+                let task = info.int(IntField::TaskType)[k];
+                let lat = f(F::Latency, k);
                 if task == 0 {
                     prop_assert!(lat.is_nan());
                     continue;
                 }
                 prop_assert!(lat.is_finite() && lat >= 0.0, "latency {}", lat);
-                for term in 5..9 { prop_assert!(f[term * n + k] >= 0.0 && f[term * n + k].is_finite()); }
-                if (p[k] as usize) < sc.l {
+                for term in [F::TWait, F::TLocal, F::TTx, F::TEdge] { prop_assert!(f(term, k) >= 0.0 && f(term, k).is_finite()); }
+                if (pk as usize) < sc.l {
                     offloaders += 1;
-                    prop_assert!(f[3 * n + k] > 0.0 && f[4 * n + k] > 0.0);
-                    bs += f[3 * n + k];
-                    cs += f[4 * n + k];
+                    prop_assert!(f(F::BandwidthShare, k) > 0.0 && f(F::ComputeShare, k) > 0.0);
+                    bs += f(F::BandwidthShare, k);
+                    cs += f(F::ComputeShare, k);
                 }
             }
             if offloaders > 0 {
@@ -116,7 +116,7 @@ proptest! {
         let n = sc.n;
         let mut env = Env::new(sc.clone(), seed);
         let mut obs = vec![0.0f32; sc.obs_dim()];
-        env.reset(None, &mut obs, None);
+        env.reset(None, &mut obs, None).unwrap();
         let (mut v, mut p, mut b, mut c) = (vec![0i64; n], vec![3i64; n], vec![0.5; n], vec![0.5; n]);
         match which {
             0 => v[device] = 4,

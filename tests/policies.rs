@@ -5,9 +5,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::Out;
-use mcia::policies::{by_name, ActionBuffers, Policy, PolicyOptions, StaticTable, POLICY_NAMES};
-use mcia::{validate_action, ActionRef, AutoresetMode, Config, Scenario, VecEnv};
+use common::seeds;
+use mcia::policies::{by_name, Policy, PolicyOptions, StaticTable, POLICY_NAMES};
+use mcia::{validate_action, ActionsBuf, AutoresetMode, Config, Scenario, VecEnv};
 
 fn scenarios() -> Vec<Arc<Scenario>> {
     let mut out = vec![Arc::new(Scenario::new(&Config::default()).unwrap())];
@@ -30,41 +30,22 @@ fn policy(name: &str, sc: &Scenario, seed: u64) -> Box<dyn Policy> {
     by_name(name, sc, &PolicyOptions { seed, table: Some(table), ..Default::default() }).unwrap()
 }
 
-struct Actions {
-    v: Vec<i64>,
-    p: Vec<i64>,
-    b: Vec<f64>,
-    c: Vec<f64>,
-}
-
-impl Actions {
-    fn new(len: usize) -> Self {
-        Self { v: vec![0; len], p: vec![0; len], b: vec![0.0; len], c: vec![0.0; len] }
-    }
-    fn bufs(&mut self) -> ActionBuffers<'_> {
-        ActionBuffers { version: &mut self.v, partition: &mut self.p, bandwidth: &mut self.b, compute: &mut self.c }
-    }
-    fn view(&self) -> ActionRef<'_> {
-        ActionRef { version: &self.v, partition: &self.p, bandwidth: &self.b, compute: &self.c }
-    }
-}
-
 #[test]
 fn every_policy_gives_valid_actions_on_every_scenario() {
     for sc in scenarios() {
         let b = 32;
-        let mut venv = VecEnv::new(sc.clone(), b, 5, AutoresetMode::NextStep, 2);
-        let mut out = Out::new(&sc, b);
-        venv.reset(Some(&(5..5 + b as u64).collect::<Vec<_>>()), None, out.bufs());
+        let mut venv = VecEnv::new(sc.clone(), b, 5, AutoresetMode::NextStep, 2).unwrap();
+        venv.reset(Some(&seeds(5, b)), None).unwrap();
         for name in POLICY_NAMES {
             let policy = policy(name, &sc, 1);
-            let mut act = Actions::new(b * sc.n);
+            let mut act = ActionsBuf::zeros(b, sc.n);
             for _ in 0..10 {
-                venv.act(policy.as_ref(), act.bufs());
+                venv.act(policy.as_ref(), act.view_mut()).unwrap();
+                let flat = act.view().as_flat().unwrap();
                 for i in 0..b {
-                    validate_action(&sc, i, &act.view().row(i, sc.n)).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    validate_action(&sc, i, &flat.row(i, sc.n)).unwrap_or_else(|e| panic!("{name}: {e}"));
                 }
-                venv.step(&act.view(), out.bufs()).unwrap();
+                venv.step(&act.view()).unwrap();
             }
         }
     }
@@ -74,28 +55,28 @@ fn every_policy_gives_valid_actions_on_every_scenario() {
 fn optimizer_is_never_worse_than_greedy_on_a_slot() {
     for sc in scenarios() {
         let b = 48;
-        let mut venv = VecEnv::new(sc.clone(), b, 17, AutoresetMode::NextStep, 2);
-        let mut out = Out::new(&sc, b);
-        venv.reset(Some(&(17..17 + b as u64).collect::<Vec<_>>()), None, out.bufs());
+        let mut venv = VecEnv::new(sc.clone(), b, 17, AutoresetMode::NextStep, 2).unwrap();
+        venv.reset(Some(&seeds(17, b)), None).unwrap();
         let greedy = policy("greedy", &sc, 0);
         let opt = policy("optimizer", &sc, 0);
-        let (mut ga, mut oa) = (Actions::new(b * sc.n), Actions::new(b * sc.n));
+        let (mut ga, mut oa) = (ActionsBuf::zeros(b, sc.n), ActionsBuf::zeros(b, sc.n));
         let mut obs = vec![0.0f32; sc.obs_dim()];
         let (mut better, mut slots) = (0, 0);
         for _ in 0..25 {
-            venv.act(greedy.as_ref(), ga.bufs());
-            venv.act(opt.as_ref(), oa.bufs());
+            venv.act(greedy.as_ref(), ga.view_mut()).unwrap();
+            venv.act(opt.as_ref(), oa.view_mut()).unwrap();
+            let (gf, of) = (ga.view().as_flat().unwrap(), oa.view().as_flat().unwrap());
             for (i, env) in venv.envs().iter().enumerate() {
                 if env.status() != mcia::Status::Running {
                     continue;
                 }
-                let rg = env.clone().step(&ga.view().row(i, sc.n), &mut obs, None).unwrap().reward;
-                let ro = env.clone().step(&oa.view().row(i, sc.n), &mut obs, None).unwrap().reward;
+                let rg = env.clone().step(&gf.row(i, sc.n), &mut obs, None).unwrap().reward;
+                let ro = env.clone().step(&of.row(i, sc.n), &mut obs, None).unwrap().reward;
                 assert!(ro >= rg - 1e-9, "slot utility {ro} < greedy {rg}");
                 better += (ro > rg + 1e-9) as usize;
                 slots += 1;
             }
-            venv.step(&oa.view(), out.bufs()).unwrap();
+            venv.step(&oa.view()).unwrap();
         }
         // It must actually optimise, not merely copy greedy.
         assert!(better * 10 > slots, "optimizer improved only {better} of {slots} slots");
@@ -108,18 +89,16 @@ fn policies_are_deterministic_across_threads() {
     let b = 200;
     for name in POLICY_NAMES {
         let run = |threads: usize| {
-            let mut venv = VecEnv::new(sc.clone(), b, 3, AutoresetMode::NextStep, threads);
-            let mut out = Out::new(&sc, b);
-            venv.reset(Some(&(3..3 + b as u64).collect::<Vec<_>>()), None, out.bufs());
+            let mut venv = VecEnv::new(sc.clone(), b, 3, AutoresetMode::NextStep, threads).unwrap();
+            venv.reset(Some(&seeds(3, b)), None).unwrap();
             let policy = policy(name, &sc, 9);
-            let mut act = Actions::new(b * sc.n);
-            let mut rewards = vec![];
+            let mut act = ActionsBuf::zeros(b, sc.n);
+            let mut rewards: Vec<f64> = vec![];
             for _ in 0..6 {
-                venv.act(policy.as_ref(), act.bufs());
-                venv.step(&act.view(), out.bufs()).unwrap();
-                rewards.extend_from_slice(&out.rewards);
+                venv.act(policy.as_ref(), act.view_mut()).unwrap();
+                rewards.extend(venv.step(&act.view()).unwrap().rewards.iter());
             }
-            (act.v.clone(), act.p.clone(), act.b.clone(), rewards)
+            (act, rewards)
         };
         assert_eq!(run(1), run(2), "{name}");
     }

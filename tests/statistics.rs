@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::{default_scenario, vec_env, Out};
+use common::{default_scenario, seeds, vec_env};
 use mcia::sim::load::stationary;
-use mcia::ActionRef;
+use mcia::{ActionRef, Actions};
 
 #[test]
 fn exogenous_processes_match_their_parameters() {
@@ -13,10 +13,9 @@ fn exogenous_processes_match_their_parameters() {
     let (b, steps) = (256, 400);
     let n = sc.n;
     let mut v = vec_env(&sc, b, 2024, 2);
-    let mut out = Out::new(&sc, b);
-    v.reset(Some(&(0..b as u64).map(|i| 2024 + i).collect::<Vec<_>>()), None, out.bufs());
+    v.reset(Some(&seeds(2024, b)), None).unwrap();
     let (ver, part, w) = (vec![3i64; b * n], vec![16i64; b * n], vec![1.0; b * n]);
-    let a = ActionRef { version: &ver, partition: &part, bandwidth: &w, compute: &w };
+    let a = Actions::from_flat(b, n, &ActionRef { version: &ver, partition: &part, bandwidth: &w, compute: &w }).unwrap();
 
     let (mut power, mut count, mut lag_num, mut lag_den) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     let (mut arrivals, mut as_tasks, mut slots) = (0.0f64, 0.0f64, 0.0f64);
@@ -24,7 +23,7 @@ fn exogenous_processes_match_their_parameters() {
     let mut edge_occupancy = [0.0; 3];
     let mut prev: Vec<(f64, f64)> = v.envs().iter().flat_map(|e| e.devices().iter().map(|d| (d.h_re, d.h_im))).collect();
     for _ in 0..steps {
-        v.step(&a, out.bufs()).unwrap();
+        v.step(&a).unwrap();
         for (ei, e) in v.envs().iter().enumerate() {
             if e.t() <= 1 {
                 // A fresh episode: its fading is a new draw, not a continuation.
@@ -77,13 +76,12 @@ fn distances_stay_uniform_under_the_reflected_walk() {
     let sc = default_scenario();
     let b = 512;
     let mut v = vec_env(&sc, b, 9, 2);
-    let mut out = Out::new(&sc, b);
-    v.reset(Some(&(0..b as u64).map(|i| 9 + i).collect::<Vec<_>>()), None, out.bufs());
+    v.reset(Some(&seeds(9, b)), None).unwrap();
     let n = sc.n;
     let (ver, part, w) = (vec![0i64; b * n], vec![16i64; b * n], vec![1.0; b * n]);
-    let a = ActionRef { version: &ver, partition: &part, bandwidth: &w, compute: &w };
+    let a = Actions::from_flat(b, n, &ActionRef { version: &ver, partition: &part, bandwidth: &w, compute: &w }).unwrap();
     for _ in 0..50 {
-        v.step(&a, out.bufs()).unwrap();
+        v.step(&a).unwrap();
     }
     let d: Vec<f64> = v.envs().iter().flat_map(|e| e.devices().iter().map(|d| d.distance_m)).collect();
     let mean = d.iter().sum::<f64>() / d.len() as f64;

@@ -54,12 +54,28 @@ def split_action(action: Any, where: str) -> Tuple[np.ndarray, np.ndarray, np.nd
     )
 
 
-def fast_fields(action: Any):
-    """The four fields of a well-formed Dict action without any conversion, or None (then use
-    :func:`split_action`, which converts dtypes and explains what is wrong)."""
+def action_fields(action: Any, where: str) -> Tuple[Any, Any, Any, Any]:
+    """The four fields of a Dict action as given (the core converts dtypes and layouts itself); any other
+    action is explained by :func:`split_action`."""
     if type(action) is dict and len(action) == 4:
         try:
             return action["version"], action["partition"], action["bandwidth"], action["compute"]
         except KeyError:
-            return None
-    return None
+            pass
+    return split_action(action, where)
+
+
+def coerce_field(value: Any, field: str, where: str, is_index: bool) -> np.ndarray:
+    """A plain ndarray for an action field that is not one (a list, a masked array, another array type); the
+    core calls this only for such values. Raises :class:`mcia.ActionError` naming the field."""
+    if isinstance(value, np.ma.MaskedArray):
+        if np.ma.is_masked(value):
+            raise _core.ActionError(f"{where}: action field '{field}' is a masked array with masked entries; fill them first")
+        value = value.data
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise _core.ActionError(f"{where}: action field '{field}' cannot be read as an array ({e})") from None
+    if arr.dtype == object:
+        raise _core.ActionError(f"{where}: action field '{field}' must be a rectangular array of numbers, got {value!r}")
+    return _index_array(field, arr, where) if is_index else _weight_array(field, arr, where)

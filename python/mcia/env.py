@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from . import _core
-from ._actions import fast_fields, split_action
+from ._actions import action_fields
 from .config import Config, ConfigLike, as_config
 from .spaces import (
     INFO_F64_FIELDS,
@@ -16,7 +16,6 @@ from .spaces import (
     OBS_DEVICE_FIELDS,
     OBS_DEVICE_HIGH,
     action_space,
-    info_dict,
     observation_space,
 )
 
@@ -92,6 +91,9 @@ class MciaEnv(gym.Env):
     - ``config``: a :class:`mcia.Config`, a (partial) dict, or a path to a JSON / TOML file (default scenario).
     - ``render_mode``: ``"ansi"`` (a text table of the slot) or ``"rgb_array"`` (a matplotlib figure).
     - ``info``: set False to skip building the info dict (faster; ``info`` is then ``{}``).
+    - ``copy``: True (default) returns arrays the caller owns: they never change afterwards (the arrays are
+      reused only once Python holds none of them, so this costs no copy). False returns the same arrays
+      every step, overwritten in place.
 
     ## Version History
 
@@ -100,13 +102,15 @@ class MciaEnv(gym.Env):
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 2}
 
-    def __init__(self, config: ConfigLike = None, render_mode: Optional[str] = None, info: bool = True) -> None:
+    def __init__(self, config: ConfigLike = None, render_mode: Optional[str] = None, info: bool = True, copy: bool = True) -> None:
         self.config: Config = as_config(config)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.render_mode = render_mode
         self._with_info = bool(info)
-        self._core = _core.CoreEnv(self.config.to_json(), 0)
+        self.copy = bool(copy)
+        # Rendering needs the info of the last slot even when the caller does not want it.
+        self._core = _core.CoreEnv(self.config.to_json(), 0, self._with_info or render_mode is not None, self.copy, "MciaEnv")
         self.num_devices: int = self._core.num_devices
         self.num_versions: int = self._core.num_versions
         self.num_units: int = self._core.num_units
@@ -126,30 +130,23 @@ class MciaEnv(gym.Env):
         if core_seed is None and not self._seeded:
             core_seed = int(self.np_random.integers(0, 2**63))
         self._seeded = True
-        obs, f, i = self._core.reset(core_seed)
-        full = info_dict(f, i, self.num_devices)
+        obs, info = self._core.reset(core_seed)
         if self.render_mode is not None:
-            self._last = {"obs": obs, "info": full, "reward": None, "action": None}
-        return obs, (full if self._with_info else {})
+            self._last = {"obs": obs, "info": info, "reward": None, "action": None}
+        return obs, (info if self._with_info else {})
 
     def step(self, action: Dict[str, Any]) -> Tuple[np.ndarray, float, bool, bool, Dict[str, Any]]:
         """Advances one slot. Raises :class:`mcia.ActionError` for invalid actions and
         :class:`mcia.ResetNeeded` before ``reset`` or after the episode ended; the state is then unchanged."""
-        want_info = self._with_info or self.render_mode is not None
-        fields = fast_fields(action)
-        try:
-            try:
-                # Fast path: int64 / float64 contiguous arrays go straight to Rust.
-                if fields is None:
-                    raise TypeError
-                obs, reward, terminated, truncated, f, i = self._core.step(*fields, want_info)
-            except TypeError:
-                obs, reward, terminated, truncated, f, i = self._core.step(*split_action(action, "MciaEnv"), want_info)
-        except (_core.ActionError, _core.ResetNeeded) as e:
-            raise type(e)(str(e).replace("env 0", "MciaEnv", 1)) from None
-        info = info_dict(f, i, self.num_devices) if want_info else {}
-        if self.render_mode is not None:
-            self._last = {"obs": obs, "info": info, "reward": reward}
+        # Any dtype and layout goes straight to Rust, which converts once; errors name MciaEnv and the field.
+        if type(action) is dict and len(action) == 4 and "version" in action and "partition" in action and "bandwidth" in action and "compute" in action:
+            out = self._core.step(action["version"], action["partition"], action["bandwidth"], action["compute"])
+        else:
+            out = self._core.step(*action_fields(action, "MciaEnv"))
+        if self.render_mode is None:
+            return out
+        obs, reward, terminated, truncated, info = out
+        self._last = {"obs": obs, "info": info, "reward": reward}
         return obs, reward, terminated, truncated, (info if self._with_info else {})
 
     def render(self) -> Any:
@@ -191,6 +188,7 @@ class MciaEnv(gym.Env):
             "snapshot": self._core.snapshot(),
             "render_mode": self.render_mode,
             "with_info": self._with_info,
+            "copy": self.copy,
             "seeded": self._seeded,
             "np_random": self._np_random,
             "np_random_seed": getattr(self, "_np_random_seed", None),
@@ -198,7 +196,7 @@ class MciaEnv(gym.Env):
         }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(Config(state["config"]), render_mode=state["render_mode"], info=state["with_info"])
+        self.__init__(Config(state["config"]), render_mode=state["render_mode"], info=state["with_info"], copy=state.get("copy", True))
         self._core.restore(state["snapshot"])
         self._seeded = state["seeded"]
         self._np_random = state["np_random"]

@@ -59,13 +59,15 @@ def ansi(env: Any) -> str:
 
 def vector_ansi(venv: Any) -> str:
     """Environment 0 of a :class:`mcia.MciaVectorEnv` as a text table."""
-    from .spaces import info_dict
-
     if not venv.with_info:
         return "(info is off: create the vector env with info=True to render)\n"
-    info = {k: v[0] for k, v in info_dict(venv._info_f, venv._info_i, venv.num_devices).items()}
+    last = venv._core.last_outputs()
+    if last is None:
+        return "(reset the environment first)\n"
+    obs, rewards, _, _, info = last
+    info = {k: v[0] for k, v in info.items()}
     names = venv.config["zoo"]["versions"]
-    return _table(-1, float(venv._rewards[0]), info, venv._obs[0], venv.num_devices, names)
+    return _table(-1, float(rewards[0]), info, obs[0], venv.num_devices, names)
 
 
 def rgb_array(env: Any) -> np.ndarray:

@@ -7,8 +7,6 @@ renderer and the library adapters all read one definition, exported by the Rust 
 
 from __future__ import annotations
 
-from typing import Any, Dict
-
 import numpy as np
 from gymnasium import spaces
 
@@ -55,22 +53,6 @@ def action_space(n: int, m: int, l: int) -> spaces.Dict:
     )
 
 
-def info_dict(f: np.ndarray, i: np.ndarray, n: int) -> Dict[str, Any]:
-    """Per-device info arrays from the core's flat float and integer blocks (views, no copies).
-
-    ``f`` is ``(..., 12 N + 2)`` and ``i`` is ``(..., 5 N)``; each per-device field becomes ``(..., N)`` and
-    the trailing floats become the scalars ``edge_flops`` and ``edge_backlog_s``.
-    """
-    info: Dict[str, Any] = {}
-    for k, name in enumerate(INFO_F64_FIELDS):
-        info[name] = f[..., k * n : (k + 1) * n]
-    for k, name in enumerate(INFO_I64_FIELDS):
-        info[name] = i[..., k * n : (k + 1) * n]
-    for k, name in enumerate(INFO_F64_SCALARS):
-        info[name] = f[..., len(INFO_F64_FIELDS) * n + k]
-    return info
-
-
 __all__ = [
     "ACTION_KEYS",
     "INFO_F64_FIELDS",
@@ -80,7 +62,6 @@ __all__ = [
     "OBS_DEVICE_HIGH",
     "OBS_GLOBAL_FIELDS",
     "action_space",
-    "info_dict",
     "obs_dim",
     "observation_space",
 ]

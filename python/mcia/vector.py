@@ -11,10 +11,10 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from . import _core
-from ._actions import ACTION_KEYS, fast_fields, split_action
+from ._actions import ACTION_KEYS, action_fields
 from .config import Config, ConfigLike, as_config
 from .env import entropy_seed
-from .spaces import action_space, info_dict, observation_space
+from .spaces import action_space, observation_space
 
 
 def _autoreset_mode(mode: Union[str, AutoresetMode]) -> AutoresetMode:
@@ -35,10 +35,12 @@ class MciaVectorEnv(VectorEnv):
     """``num_envs`` MCIA environments stepped in parallel by the Rust core, with the GIL released.
 
     Environment i behaves exactly like ``MciaEnv`` reset with seed ``seed + i``, whatever ``num_threads`` or
-    ``num_envs``. Observations, rewards and flags are written in place into arrays the core owns; with
-    ``copy=True`` (default) every call returns fresh copies, with ``copy=False`` it returns those arrays
-    themselves (zero-copy: they change on the next call, including a masked ``reset``, which zeroes the
-    reward and flag rows of the environments it resets).
+    ``num_envs``. Observations, rewards, flags and the info are written by the core into numpy arrays it
+    hands out without copying. With ``copy=True`` (default) the caller owns what it gets: the arrays are
+    reused only once Python holds none of them (so a training loop that drops them costs no copy and no
+    allocation), and anything kept never changes. With ``copy=False`` every call returns the same arrays,
+    overwritten in place (including by a masked ``reset``, which zeroes the reward and flag rows of the
+    environments it resets).
 
     Args:
         num_envs: number of environments B.
@@ -47,13 +49,14 @@ class MciaVectorEnv(VectorEnv):
             serially, where fork/join costs more than it saves.
         autoreset_mode: ``"next_step"`` (Gymnasium's default) or ``"same_step"`` (``final_obs`` and
             ``final_info`` in the info).
-        copy: return copies (True) or the in-place arrays (False).
+        copy: return arrays the caller owns (True) or the same in-place arrays every call (False).
         info: build the info dict (per-device arrays ``(B, N)`` and ``edge_flops`` ``(B,)``); False is faster.
         render_mode: ``"ansi"`` renders environment 0.
         max_episode_steps: accepted for ``gym.make_vec``; episodes always last ``time.episode_slots`` steps.
 
     Actions are a dict of ``(B, N)`` arrays with the keys ``version``, ``partition``, ``bandwidth`` and
-    ``compute``. An invalid entry raises :class:`mcia.ActionError` naming the environment and device, and no
+    ``compute``, in any integer (indices) or number (weights) dtype and any memory layout: the core converts
+    them once. An invalid entry raises :class:`mcia.ActionError` naming the environment and device, and no
     environment changes.
     """
 
@@ -100,6 +103,7 @@ class MciaVectorEnv(VectorEnv):
             "same_step" if self.autoreset_mode == AutoresetMode.SAME_STEP else "next_step",
             int(num_threads or 0),
             bool(info),
+            self.copy,
         )
         self.num_devices: int = self._core.num_devices
         self.num_versions: int = self._core.num_versions
@@ -110,14 +114,7 @@ class MciaVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._with_info = bool(info)
         self._same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
-        self._bind_buffers()
         self._seeded = False
-
-    def _bind_buffers(self) -> None:
-        (self._obs, self._rewards, self._terminated, self._truncated, self._info_f, self._info_i,
-         self._final_obs, self._final_info_f, self._final_info_i) = self._core.buffers()
-        self._info_views = info_dict(self._info_f, self._info_i, self.num_devices)
-        self._final_views = info_dict(self._final_info_f, self._final_info_i, self.num_devices)
 
     # -- settings --------------------------------------------------------------------------------------
 
@@ -154,12 +151,12 @@ class MciaVectorEnv(VectorEnv):
         if seed is None and not self._seeded:
             seed = entropy_seed() % (2**63 - self.num_envs)
         if seed is None:
-            self._core.reset(None, mask)
+            obs, info = self._core.reset(None, mask)
         elif isinstance(seed, (int, np.integer)):
             if not 0 <= int(seed) <= 2**64 - self.num_envs:
                 raise ValueError(f"seed must be a non-negative integer, got {seed}")
             seeds = np.arange(self.num_envs, dtype=np.uint64) + np.uint64(seed)
-            self._core.reset(seeds, mask)
+            obs, info = self._core.reset(seeds, mask)
         else:
             seeds_list = list(seed)
             if len(seeds_list) != self.num_envs:
@@ -167,50 +164,37 @@ class MciaVectorEnv(VectorEnv):
             given = np.array([s is not None for s in seeds_list])
             base = np.ones(self.num_envs, dtype=np.bool_) if mask is None else mask
             seeds = np.array([0 if s is None else int(s) for s in seeds_list], dtype=np.uint64)
+            obs = info = None
             if np.any(base & given):
-                self._core.reset(seeds, base & given)
-            if np.any(base & ~given):
-                self._core.reset(None, base & ~given)
+                obs, info = self._core.reset(seeds, base & given)
+            if np.any(base & ~given) or obs is None:
+                obs, info = self._core.reset(None, base & ~given)
         self._seeded = True
-        return self._out_obs(), self._out_info(final=False)
+        return obs, (info if self._with_info else {})
 
     def step(self, actions: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Dict[str, Any]]:
         """Steps every environment with its row of ``actions`` (a dict of ``(B, N)`` arrays)."""
-        fields = fast_fields(actions)
-        try:
-            # Fast path: int64 / float64 C-contiguous arrays go straight to Rust.
-            if fields is None:
-                raise TypeError
-            self._core.step(*fields)
-        except TypeError:
-            self._core.step(*split_action(actions, "MciaVectorEnv"))
-        info = self._out_info(final=True) if (self._with_info or self._same_step) else {}
-        if self.copy:
-            return self._obs.copy(), self._rewards.copy(), self._terminated.copy(), self._truncated.copy(), info
-        return self._obs, self._rewards, self._terminated, self._truncated, info
-
-    def _out_obs(self) -> np.ndarray:
-        return self._obs.copy() if self.copy else self._obs
-
-    def _out_info(self, final: bool) -> Dict[str, Any]:
-        if not self._with_info:
-            info: Dict[str, Any] = {}
-        elif self.copy:
-            info = {k: v.copy() for k, v in self._info_views.items()}
+        # Any dtype and layout goes straight to Rust, which converts once.
+        a = actions
+        if type(a) is dict and len(a) == 4 and "version" in a and "partition" in a and "bandwidth" in a and "compute" in a:
+            out = self._core.step(a["version"], a["partition"], a["bandwidth"], a["compute"])
         else:
-            info = dict(self._info_views)
-        if final and self.autoreset_mode == AutoresetMode.SAME_STEP:
-            done = self._terminated | self._truncated
-            if np.any(done):
-                final_obs = np.full(self.num_envs, None, dtype=object)
-                for i in np.flatnonzero(done):
-                    final_obs[i] = self._final_obs[i].copy()
-                info["final_obs"] = final_obs
-                info["_final_obs"] = done.copy()
-                if self._with_info:
-                    info["final_info"] = {k: v.copy() for k, v in self._final_views.items()}
-                    info["_final_info"] = done.copy()
-        return info
+            out = self._core.step(*action_fields(a, "MciaVectorEnv"))
+        if not self._same_step:
+            return out
+        obs, rewards, terminated, truncated, info, final_obs, final_info = out
+        done = terminated | truncated
+        if np.any(done):
+            # Gymnasium's SAME_STEP layout: per-env final observations (None where the episode goes on).
+            finals = np.full(self.num_envs, None, dtype=object)
+            for i in np.flatnonzero(done):
+                finals[i] = final_obs[i].copy()
+            info["final_obs"] = finals
+            info["_final_obs"] = done
+            if self._with_info:
+                info["final_info"] = {k: v.copy() for k, v in final_info.items()}
+                info["_final_info"] = done.copy()
+        return obs, rewards, terminated, truncated, info
 
     def render(self) -> Optional[str]:
         """Text table of environment 0's last slot (``render_mode="ansi"``)."""
@@ -249,7 +233,6 @@ class MciaVectorEnv(VectorEnv):
             "info": self._core.with_info,
             "render_mode": self.render_mode,
             "snapshot": self._core.snapshot(),
-            "buffers": self._core.buffers(),
             "seeded": self._seeded,
         }
 
@@ -264,9 +247,6 @@ class MciaVectorEnv(VectorEnv):
             render_mode=state["render_mode"],
         )
         self._core.restore(state["snapshot"])
-        for mine, saved in zip(self._core.buffers(), state["buffers"]):
-            if mine.size:
-                mine[...] = saved
         self._seeded = state["seeded"]
 
 

@@ -9,6 +9,7 @@ mod heuristics;
 mod optimizer;
 pub mod static_table;
 
+use crate::action::ActionsMut;
 use crate::env::Env;
 use crate::error::PolicyError;
 use crate::scenario::Scenario;
@@ -147,29 +148,23 @@ pub fn most_accurate(sc: &Scenario) -> usize {
     (0..sc.m).fold(0, |best, v| if sc.accuracy[v] > sc.accuracy[best] { v } else { best })
 }
 
-/// Caller-owned action buffers of a whole batch, env-major `[B * N]`.
-pub struct ActionBuffers<'a> {
-    /// Version indices.
-    pub version: &'a mut [i64],
-    /// Cut points.
-    pub partition: &'a mut [i64],
-    /// Bandwidth weights.
-    pub bandwidth: &'a mut [f64],
-    /// Compute weights.
-    pub compute: &'a mut [f64],
-}
-
 impl VecEnv {
-    /// Runs `policy` on every environment's current state, writing the batch's action into `out`.
-    pub fn act(&mut self, policy: &dyn Policy, out: ActionBuffers<'_>) {
-        let n = self.scenario().n;
-        let len = self.num_envs() * n;
-        assert!(out.version.len() == len && out.partition.len() == len && out.bandwidth.len() == len && out.compute.len() == len, "action buffers must hold num_envs x num_devices entries");
-        self.for_each_env(
-            (out.version, out.partition, out.bandwidth, out.compute),
-            n,
-            &|i, env, (version, partition, bandwidth, compute)| policy.act_env(i, env, ActionMut { version, partition, bandwidth, compute }),
-        );
+    /// Runs `policy` on every environment's current state, writing the batch's action into `out`
+    /// (`(B, N)` each, C-contiguous: an [`crate::ActionsBuf`]'s `view_mut()`, say).
+    pub fn act(&mut self, policy: &dyn Policy, out: ActionsMut<'_>) -> Result<(), PolicyError> {
+        let (b, n) = (self.num_envs(), self.scenario().n);
+        for (field, dim, contiguous) in [
+            ("version", out.version.dim(), out.version.is_standard_layout()),
+            ("partition", out.partition.dim(), out.partition.is_standard_layout()),
+            ("bandwidth", out.bandwidth.dim(), out.bandwidth.is_standard_layout()),
+            ("compute", out.compute.dim(), out.compute.is_standard_layout()),
+        ] {
+            if dim != (b, n) || !contiguous {
+                return Err(PolicyError::new(field, format!("buffer must be a C-contiguous ({b}, {n}) array, got {dim:?}")));
+            }
+        }
+        self.for_each_env(out, &|i, env, (version, partition, bandwidth, compute)| policy.act_env(i, env, ActionMut { version, partition, bandwidth, compute }));
+        Ok(())
     }
 }
 

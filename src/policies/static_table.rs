@@ -192,7 +192,7 @@ pub fn episode_return(sc: &Arc<Scenario>, policy: &dyn Policy, seed: u64) -> f64
     let n = sc.n;
     let mut env = Env::new(sc.clone(), seed);
     let mut obs = vec![0.0f32; sc.obs_dim()];
-    env.reset(Some(seed), &mut obs, None);
+    env.reset(Some(seed), &mut obs, None).expect("buffers fit");
     let (mut v, mut p, mut b, mut c) = (vec![0i64; n], vec![0i64; n], vec![0.0; n], vec![0.0; n]);
     let mut total = 0.0;
     loop {
@@ -222,7 +222,7 @@ fn optimizer_modes(sc: &Arc<Scenario>, seeds: std::ops::Range<u64>) -> StaticTab
     let mut obs = vec![0.0f32; sc.obs_dim()];
     for seed in seeds {
         let mut env = Env::new(sc.clone(), seed);
-        env.reset(Some(seed), &mut obs, None);
+        env.reset(Some(seed), &mut obs, None).expect("buffers fit");
         loop {
             opt.act_env(0, &env, ActionMut { version: &mut v, partition: &mut p, bandwidth: &mut b, compute: &mut c });
             for (k, dev) in env.devices().iter().enumerate() {

@@ -1,0 +1,77 @@
+//! `CorePolicy`: a built-in baseline deciding for every environment of a `CoreVecEnv`.
+
+use numpy::{PyArray2, PyArrayMethods};
+use pyo3::prelude::*;
+
+use super::errors::policy_err;
+use super::scenario_from_json;
+use super::vec_env::CoreVecEnv;
+use crate::action::ActionsMut;
+use crate::error::PolicyError;
+use crate::policies::{self, Freeze, Policy, PolicyOptions, StaticTable};
+
+/// A built-in baseline policy deciding from the true state of a `CoreVecEnv`.
+#[pyclass(module = "mcia._core")]
+pub(crate) struct CorePolicy {
+    name: String,
+    policy: Box<dyn Policy>,
+    n: usize,
+}
+
+#[pymethods]
+impl CorePolicy {
+    /// Policy `name` (see `POLICY_NAMES`) for the scenario `config_json`; `version` fixes the version of
+    /// `device_only` / `edge_only` (default: the most accurate); `seed` drives `random`; `freeze` names the
+    /// decision dimensions greedy / optimizer may not vary, with `frozen_versions` = `[AS, LS]` for a
+    /// frozen version; `table_json` is the table of `static` (a `StaticTable` as JSON).
+    #[new]
+    #[pyo3(signature = (name, config_json, version = None, seed = 0, freeze = None, frozen_versions = None, table_json = None))]
+    fn new(name: &str, config_json: &str, version: Option<usize>, seed: u64, freeze: Option<Vec<String>>, frozen_versions: Option<[usize; 2]>, table_json: Option<&str>) -> PyResult<Self> {
+        let sc = scenario_from_json(config_json)?;
+        let mut opts = PolicyOptions { version, seed, ..PolicyOptions::default() };
+        for dim in freeze.unwrap_or_default() {
+            if dim == "version" && frozen_versions.is_none() {
+                return Err(policy_err(PolicyError::new("frozen_versions", "must give the [AS, LS] version of a frozen version")));
+            }
+            let one = Freeze::dimension(&dim, frozen_versions.unwrap_or([0, 0])).map_err(policy_err)?;
+            opts.freeze = Freeze {
+                version: one.version.or(opts.freeze.version),
+                cut: one.cut || opts.freeze.cut,
+                bandwidth: one.bandwidth || opts.freeze.bandwidth,
+                compute: one.compute || opts.freeze.compute,
+            };
+        }
+        if let Some(t) = table_json {
+            opts.table = Some(serde_json::from_str::<StaticTable>(t).map_err(|e| policy_err(PolicyError::new("table", format!("is not a static table: {e}"))))?);
+        }
+        let policy = policies::by_name(name, &sc, &opts).map_err(policy_err)?;
+        Ok(Self { name: name.to_string(), policy, n: sc.n })
+    }
+
+    /// The policy's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Writes the action for every environment of `venv` into the C-contiguous `(B, N)` arrays given (GIL
+    /// released).
+    fn act_into(
+        &self,
+        py: Python<'_>,
+        mut venv: PyRefMut<'_, CoreVecEnv>,
+        version: &Bound<'_, PyArray2<i64>>,
+        partition: &Bound<'_, PyArray2<i64>>,
+        bandwidth: &Bound<'_, PyArray2<f64>>,
+        compute: &Bound<'_, PyArray2<f64>>,
+    ) -> PyResult<()> {
+        if venv.vec.scenario().n != self.n {
+            return Err(policy_err(PolicyError::new("venv", format!("the policy was built for {} devices, the vector env has {}", self.n, venv.vec.scenario().n))));
+        }
+        let (mut v, mut p, mut bw, mut c) = (version.try_readwrite()?, partition.try_readwrite()?, bandwidth.try_readwrite()?, compute.try_readwrite()?);
+        let out = ActionsMut { version: v.as_array_mut(), partition: p.as_array_mut(), bandwidth: bw.as_array_mut(), compute: c.as_array_mut() };
+        let policy = &*self.policy;
+        let vec = &mut venv.vec;
+        py.detach(|| vec.act(policy, out)).map_err(policy_err)
+    }
+}
