@@ -21,7 +21,27 @@
 //! assert!(out.reward.is_finite());
 //! ```
 //!
+//! Many environments at once, with the info read by field name:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mcia::{ActionsBuf, AutoresetMode, Config, FloatField, Scenario, VecEnv};
+//!
+//! let sc = Arc::new(Scenario::new(&Config::preset("iot").unwrap()).unwrap());
+//! let mut venv = VecEnv::new(sc.clone(), 8, 0, AutoresetMode::NextStep, 1).unwrap();
+//! venv.reset(None, None).unwrap();
+//! let mut action = ActionsBuf::zeros(8, sc.n);
+//! action.partition.fill(0); // upload the raw image, equal shares
+//! action.bandwidth.fill(1.0);
+//! action.compute.fill(1.0);
+//! let out = venv.step(&action.view()).unwrap();
+//! let t_tx = out.info.as_ref().unwrap().float(FloatField::TTx); // (8, N), NaN without a task
+//! assert!(t_tx.iter().all(|t| t.is_nan() || *t > 0.0));
+//! ```
+//!
 //! The Python bindings (`--features python`) live in `src/python/` and are the only code that knows pyo3.
+
+#![warn(missing_docs)]
 
 pub mod action;
 pub mod config;

@@ -1,17 +1,23 @@
 """``mcia bench``: environment steps per second of MCIA-v0 from Python beside the anchors.
 
-Engines measured in the same run, with the same fixed random policy (a table of pre-drawn actions cycled
-through, so the policy costs nothing):
+Engines measured in the same run, with a fixed random policy (a table of pre-drawn actions cycled through, so
+the policy costs nothing):
 
-- ``mcia``: :class:`mcia.MciaVectorEnv` (``copy=False``, ``info=False``), the Rust core from Python;
-- ``rust``: the Rust-native rollout of the same scenario (no Python in the loop);
+- ``mcia``: ``gym.make_vec("MCIA-v0", num_envs=B)`` with its defaults (``copy=True``, ``info=True``) and
+  actions drawn by ``action_space.sample()`` (int64 indices, float32 weights): what a user gets;
+- ``mcia-fast``: :class:`mcia.MciaVectorEnv` with ``copy=False``, ``info=False`` and float64 actions;
+- ``sb3``: the Stable-Baselines3 VecEnv of :mod:`mcia.sb3` stepped with float32 flat actions, as SB3's PPO
+  does (when Stable-Baselines3 is installed);
+- ``rust``: the Rust-native rollout of the same scenario (no Python in the loop; ``cargo run --example
+  rollout``), without info;
 - ``reference``: :mod:`mcia.reference`, the vectorised NumPy model a researcher would otherwise write;
-- ``gym-sync``: Gymnasium's ``SyncVectorEnv`` over single ``MciaEnv`` instances;
+- ``gym-sync``: Gymnasium's ``SyncVectorEnv`` over ``gym.make("MCIA-v0")`` instances (defaults);
 - ``cartpole-numpy``: Gymnasium's NumPy ``CartPoleVectorEnv`` (an engine anchor: one tiny system per env);
-- ``envpool-cartpole``: EnvPool ``CartPole-v1`` when EnvPool is installed (another engine anchor).
+- ``envpool-cartpole``: EnvPool ``CartPole-v1`` (another engine anchor; reported as not installed otherwise).
 
 Each cell is the median of ``repeats`` timed runs of about ``seconds`` each; the spread is min..max.
-Also measured: the per-call time of a single-env ``step`` through ``gym.make`` and of a 1-env vector step.
+Also measured: microseconds per call of a single-env ``step`` through ``gym.make`` and of a 1-env vector step,
+both with their defaults and ``action_space.sample()`` actions.
 """
 
 from __future__ import annotations
@@ -30,7 +36,21 @@ import numpy as np
 from . import _core
 from .config import ConfigLike, as_config
 
-ENGINES = ("mcia", "rust", "reference", "gym-sync", "cartpole-numpy", "envpool-cartpole")
+ENGINES = ("mcia", "mcia-fast", "sb3", "rust", "reference", "gym-sync", "cartpole-numpy", "envpool-cartpole")
+
+#: What each engine measures (printed under the table).
+DESCRIPTIONS = {
+    "mcia": "gym.make_vec defaults (copy=True, info=True), action_space.sample() actions",
+    "mcia-fast": "MciaVectorEnv(copy=False, info=False), float64 actions",
+    "sb3": "mcia.sb3 VecEnv, float32 flat actions (what SB3 PPO steps)",
+    "rust": "Rust-native rollout, no Python, no info",
+    "reference": "NumPy reference model (mcia.reference)",
+    "gym-sync": "Gymnasium SyncVectorEnv of gym.make('MCIA-v0')",
+    "cartpole-numpy": "Gymnasium CartPoleVectorEnv (NumPy), an anchor",
+    "envpool-cartpole": "EnvPool CartPole-v1, an anchor",
+}
+#: Engines that run on several threads.
+THREADED = ("mcia", "mcia-fast", "sb3", "rust", "envpool-cartpole")
 
 
 @dataclass
@@ -83,12 +103,41 @@ def _cell(engine: str, b: int, threads: int, rates: List[float]) -> Cell:
 
 
 def bench_mcia(cfg_json: str, b: int, threads: int, seconds: float, repeats: int) -> List[float]:
+    """``gym.make_vec`` with its defaults, stepped with ``action_space.sample()`` actions."""
+    import gymnasium as gym
+
+    venv = gym.make_vec("MCIA-v0", num_envs=b, config=as_config_json(cfg_json), num_threads=threads)
+    venv.reset(seed=0)
+    venv.action_space.seed(0)
+    actions = [venv.action_space.sample() for _ in range(16)]
+    rates = _time_loop(lambda k: venv.step(actions[k % len(actions)]), seconds, repeats, b)
+    venv.close()
+    return rates
+
+
+def bench_mcia_fast(cfg_json: str, b: int, threads: int, seconds: float, repeats: int) -> List[float]:
+    """:class:`MciaVectorEnv` without copies or info, float64 actions: the fastest path."""
     from .vector import MciaVectorEnv
 
     venv = MciaVectorEnv(b, as_config_json(cfg_json), num_threads=threads, copy=False, info=False)
     venv.reset(seed=0)
     actions = _random_actions(venv.num_devices, venv.num_versions, venv.num_units, b)
     return _time_loop(lambda k: venv.step(actions[k % len(actions)]), seconds, repeats, b)
+
+
+def bench_sb3(cfg_json: str, b: int, threads: int, seconds: float, repeats: int) -> Optional[List[float]]:
+    """The SB3 VecEnv adapter stepped with float32 flat actions in [-1, 1], as SB3's PPO does."""
+    try:
+        from .sb3 import make_sb3_env
+    except ImportError:  # Stable-Baselines3 is optional
+        return None
+    env = make_sb3_env(b, as_config_json(cfg_json), seed=0, num_threads=threads)
+    env.reset()
+    rng = np.random.default_rng(0)
+    actions = [rng.uniform(-1, 1, (b,) + env.action_space.shape).astype(np.float32) for _ in range(16)]
+    rates = _time_loop(lambda k: env.step(actions[k % len(actions)]), seconds, repeats, b)
+    env.close()
+    return rates
 
 
 def as_config_json(cfg_json: str):
@@ -121,7 +170,7 @@ def bench_reference(cfg_json: str, b: int, seconds: float, repeats: int) -> List
 def bench_gym_sync(cfg_json: str, b: int, seconds: float, repeats: int) -> List[float]:
     import gymnasium as gym
 
-    venv = gym.vector.SyncVectorEnv([lambda: gym.make("MCIA-v0", config=as_config_json(cfg_json), info=False) for _ in range(b)])
+    venv = gym.vector.SyncVectorEnv([lambda: gym.make("MCIA-v0", config=as_config_json(cfg_json)) for _ in range(b)])
     venv.reset(seed=0)
     n, m, l = venv.envs[0].unwrapped.num_devices, venv.envs[0].unwrapped.num_versions, venv.envs[0].unwrapped.num_units
     actions = _random_actions(n, m, l, b)
@@ -157,29 +206,33 @@ def bench_envpool_cartpole(b: int, threads: int, seconds: float, repeats: int) -
 
 
 def per_call_overheads(cfg_json: str, repeats: int) -> Dict[str, float]:
-    """Microseconds per call (median) of a single-env step through ``gym.make`` and of a 1-env vector step,
-    both without info."""
+    """Microseconds per call (median) of a single-env step through ``gym.make`` and of a 1-env vector step
+    through ``gym.make_vec``, both with their defaults (info on, ``copy=True``) and ``action_space.sample()``
+    actions; and the same without info and with float64 actions (the fast path)."""
     import gymnasium as gym
 
     from .vector import MciaVectorEnv
 
     cfg = as_config_json(cfg_json)
-    env = gym.make("MCIA-v0", config=cfg, info=False)
-    env.reset(seed=0)
-    n, m, l = env.unwrapped.num_devices, env.unwrapped.num_versions, env.unwrapped.num_units
-    single = [{k: v[0] for k, v in a.items()} for a in _random_actions(n, m, l, 1)]
-
-    def single_step(k: int) -> None:
-        if env.step(single[k % len(single)])[3]:
-            env.reset()
-
-    venv = MciaVectorEnv(1, cfg, info=False, copy=False)
-    venv.reset(seed=0)
-    batch = _random_actions(n, m, l, 1)
     out = {}
-    for name, fn in (("single_env_step_us", single_step), ("vector_1env_step_us", lambda k: venv.step(batch[k % len(batch)]))):
-        rates = _time_loop(fn, 0.3, repeats, 1)
-        out[name] = 1e6 / statistics.median(rates)
+    for suffix, kwargs, fast in (("", {}, False), ("_fast", {"info": False}, True)):
+        env = gym.make("MCIA-v0", config=cfg, **kwargs)
+        env.reset(seed=0)
+        env.action_space.seed(0)
+        n, m, l = env.unwrapped.num_devices, env.unwrapped.num_versions, env.unwrapped.num_units
+        single = [{k: v[0] for k, v in a.items()} for a in _random_actions(n, m, l, 1)] if fast else [env.action_space.sample() for _ in range(16)]
+
+        def single_step(k: int) -> None:
+            if env.step(single[k % len(single)])[3]:
+                env.reset()
+
+        venv = MciaVectorEnv(1, cfg, info=False, copy=False) if fast else gym.make_vec("MCIA-v0", num_envs=1, config=cfg)
+        venv.reset(seed=0)
+        venv.action_space.seed(0)
+        batch = _random_actions(n, m, l, 1) if fast else [venv.action_space.sample() for _ in range(16)]
+        for name, fn in (("single_env_step_us", single_step), ("vector_1env_step_us", lambda k: venv.step(batch[k % len(batch)]))):
+            rates = _time_loop(fn, 0.3, repeats, 1)
+            out[name + suffix] = 1e6 / statistics.median(rates)
     return out
 
 
@@ -214,7 +267,7 @@ def run(
     plan = []
     for b in num_envs:
         for e in engines:
-            ts = threads if e in ("mcia", "rust", "envpool-cartpole") else (1,)
+            ts = threads if e in THREADED else (1,)
             plan += [(e, b, t) for t in ts]
     bar = None
     if progress:
@@ -222,12 +275,19 @@ def run(
 
         bar = tqdm(total=len(plan) + 1, desc="bench", leave=False)
     cells: List[Cell] = []
+    missing: List[str] = []
     for e, b, t in plan:
         if bar is not None:
             bar.set_postfix_str(f"{e} envs={b} threads={t}")
         rates: Optional[List[float]]
-        if e == "mcia":
+        if e in missing:
+            rates = None
+        elif e == "mcia":
             rates = bench_mcia(cfg_json, b, t, seconds, repeats)
+        elif e == "mcia-fast":
+            rates = bench_mcia_fast(cfg_json, b, t, seconds, repeats)
+        elif e == "sb3":
+            rates = bench_sb3(cfg_json, b, t, seconds, repeats)
         elif e == "rust":
             rates = bench_rust(cfg_json, b, t, seconds, repeats)
         elif e == "reference":
@@ -240,17 +300,20 @@ def run(
             rates = bench_envpool_cartpole(b, t, seconds, repeats)
         if rates is not None:
             cells.append(_cell(e, b, t, rates))
+        elif e not in missing:
+            missing.append(e)
         if bar is not None:
             bar.update(1)
     overheads = per_call_overheads(cfg_json, repeats)
     if bar is not None:
         bar.update(1)
         bar.close()
-    return {"machine": machine(), "seconds": seconds, "repeats": repeats, "cells": [asdict(c) for c in cells], "overheads": overheads}
+    return {"machine": machine(), "seconds": seconds, "repeats": repeats, "cells": [asdict(c) for c in cells], "overheads": overheads,
+            "not_installed": missing, "env_id": "MCIA-v0"}
 
 
 def table(result: Dict[str, object]) -> str:
-    """The result as a Markdown table plus the target checks of the performance issue."""
+    """The result as a Markdown table, what each engine measures, and the ratios the README quotes."""
     cells = [Cell(**c) for c in result["cells"]]  # type: ignore[arg-type]
     by = {(c.engine, c.num_envs, c.threads): c for c in cells}
     lines = [f"machine: {result['machine']}", f"median of {result['repeats']} runs of ~{result['seconds']} s; spread = min..max", "",
@@ -259,22 +322,33 @@ def table(result: Dict[str, object]) -> str:
         ref = by.get(("reference", c.num_envs, 1))
         ratio = f"{c.median / ref.median:.1f}x" if ref else "-"
         lines.append(f"| {c.engine} | {c.num_envs} | {c.threads} | {_si(c.median)} | {_si(c.low)}..{_si(c.high)} | {ratio} |")
+    lines.append("")
+    seen = list(dict.fromkeys(c.engine for c in cells))
+    lines += [f"- {e}: {DESCRIPTIONS[e]}" for e in seen]
+    for e in result.get("not_installed", []):  # type: ignore[union-attr]
+        lines.append(f"- {e}: not measured ({'Stable-Baselines3' if e == 'sb3' else 'EnvPool'} is not installed)")
     oh = result["overheads"]
-    lines += ["", f"single-env step through gym.make: {oh['single_env_step_us']:.2f} us/call; "  # type: ignore[index]
-              f"1-env vector step: {oh['vector_1env_step_us']:.2f} us/call (both without info)"]  # type: ignore[index]
+    lines += ["", f"per call, defaults with action_space.sample() actions: single-env step through gym.make "  # type: ignore[index]
+              f"{oh['single_env_step_us']:.2f} us, 1-env vector step through gym.make_vec {oh['vector_1env_step_us']:.2f} us; "  # type: ignore[index]
+              f"without info, float64 actions: {oh['single_env_step_us_fast']:.2f} us and {oh['vector_1env_step_us_fast']:.2f} us"]  # type: ignore[index]
     big = max((c.num_envs for c in cells if c.engine == "mcia"), default=None)
     if big is not None:
         t = max(c.threads for c in cells if c.engine == "mcia" and c.num_envs == big)
         m = by[("mcia", big, t)]
         checks = []
-        for other, label in (("reference", "NumPy reference"), ("envpool-cartpole", "EnvPool CartPole-v1"), ("cartpole-numpy", "Gymnasium CartPoleVectorEnv")):
-            o = by.get((other, big, t)) or by.get((other, big, 1))
-            if o:
-                checks.append(f"{m.median / o.median:.1f}x {label}")
+        fast = by.get(("mcia-fast", big, t))
+        if fast:
+            checks.append(f"{m.median / fast.median:.0%} of the fast path (copy=False, info=False)")
+        for other, label in (("reference", "the NumPy reference"), ("envpool-cartpole", "EnvPool CartPole-v1"), ("cartpole-numpy", "Gymnasium CartPoleVectorEnv")):
+            cands = [c for c in (by.get((other, big, 1)), by.get((other, big, 2)), by.get((other, big, t))) if c]
+            if cands:
+                best = max(cands, key=lambda c: c.median)
+                checks.append(f"{m.median / best.median:.1f}x {label}" + (f" (its faster thread count, {best.threads})" if other == "envpool-cartpole" else ""))
         r = by.get(("rust", big, t))
         if r:
-            checks.append(f"{m.median / r.median:.0%} of Rust-native")
-        lines.append(f"MciaVectorEnv at {big} envs, {t} threads: " + ", ".join(checks))
+            # Rust-native steps without info; at large batches the defaults pay for writing the info.
+            checks.append(f"{m.median / r.median:.0%} of the Rust-native rate (no info there)")
+        lines.append(f"gym.make_vec defaults at {big} envs, {t} threads: " + "; ".join(checks))
     small = [c for c in cells if c.engine == "mcia" and c.num_envs in (1, 16) and c.threads == 1]
     if len(small) == 2:
         lines.append(f"per env-step, 16 envs vs 1 env: {small[1].median / small[0].median:.1f}x faster")
