@@ -303,27 +303,24 @@ impl ZooConfig {
 
 // ---- validation helpers: each returns an error naming the field ----
 
-fn positive(field: &str, v: f64) -> Result<(), ConfigError> {
-    if v.is_finite() && v > 0.0 {
+/// Every number a config accepts lies in a physically plausible range. The ranges are wide (many orders of
+/// magnitude around any real system), and they make every derived quantity of a step finite: together with
+/// the cap on times ([`crate::sim::compute::MAX_TIME_S`]), no config can make a latency, a backlog or a
+/// reward infinite or NaN.
+fn in_range(field: &str, v: f64, lo: f64, hi: f64, what: &str) -> Result<(), ConfigError> {
+    if v.is_finite() && v >= lo && v <= hi {
         Ok(())
     } else {
-        Err(ConfigError::new(field, format!("must be > 0, got {v}")))
+        Err(ConfigError::new(field, format!("must be in [{}, {}] ({what}), got {v}", short(lo), short(hi))))
     }
 }
 
-fn non_negative(field: &str, v: f64) -> Result<(), ConfigError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
+/// A bound as people write it: `1`, `0.5`, `1e12`, `1e-6`.
+fn short(v: f64) -> String {
+    if v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
+        format!("{v}")
     } else {
-        Err(ConfigError::new(field, format!("must be >= 0, got {v}")))
-    }
-}
-
-fn finite(field: &str, v: f64) -> Result<(), ConfigError> {
-    if v.is_finite() {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, format!("must be finite, got {v}")))
+        format!("{v:e}")
     }
 }
 
@@ -335,11 +332,12 @@ fn unit_interval(field: &str, v: f64) -> Result<(), ConfigError> {
     }
 }
 
-fn fraction_open_low(field: &str, v: f64) -> Result<(), ConfigError> {
-    if v > 0.0 && v <= 1.0 {
+/// An efficiency: a fraction in [1e-6, 1] of the peak.
+fn efficiency(field: &str, v: f64) -> Result<(), ConfigError> {
+    if (1e-6..=1.0).contains(&v) {
         Ok(())
     } else {
-        Err(ConfigError::new(field, format!("must be in (0, 1], got {v}")))
+        Err(ConfigError::new(field, format!("must be in (0, 1] (at least 1e-6), got {v}")))
     }
 }
 
@@ -373,9 +371,14 @@ fn load_chain(levels_field: &str, levels: &[f64], matrix_field: &str, matrix: &[
 
 fn task_type(prefix: &str, t: &TaskTypeConfig) -> Result<(), ConfigError> {
     unit_interval(&format!("{prefix}.weight"), t.weight)?;
-    positive(&format!("{prefix}.deadline_s"), t.deadline_s)?;
+    in_range(&format!("{prefix}.deadline_s"), t.deadline_s, 1e-6, 1e6, "seconds")?;
     unit_interval(&format!("{prefix}.min_accuracy"), t.min_accuracy)
 }
+
+/// Largest number of end devices in one scenario.
+pub const MAX_DEVICES: usize = 100_000;
+/// Longest episode, in slots.
+pub const MAX_EPISODE_SLOTS: u32 = 100_000_000;
 
 /// Which text format a config file or string is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -394,17 +397,17 @@ impl Config {
 
     /// Checks every value; the error names the first offending field.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        positive("time.slot_s", self.time.slot_s)?;
-        if self.time.episode_slots == 0 {
-            return Err(ConfigError::new("time.episode_slots", "must be >= 1, got 0"));
+        in_range("time.slot_s", self.time.slot_s, 1e-6, 1e6, "seconds")?;
+        if !(1..=MAX_EPISODE_SLOTS).contains(&self.time.episode_slots) {
+            return Err(ConfigError::new("time.episode_slots", format!("must be in [1, {MAX_EPISODE_SLOTS}], got {}", self.time.episode_slots)));
         }
 
         let d = &self.devices;
-        if d.device_classes.is_empty() {
-            return Err(ConfigError::new("devices.device_classes", "must name at least one device"));
+        if d.device_classes.is_empty() || d.device_classes.len() > MAX_DEVICES {
+            return Err(ConfigError::new("devices.device_classes", format!("must name 1 to {MAX_DEVICES} devices, got {}", d.device_classes.len())));
         }
         for (name, &g) in &d.class_gflops {
-            positive(&format!("devices.class_gflops.{name}"), g)?;
+            in_range(&format!("devices.class_gflops.{name}"), g, 1e-6, 1e9, "GFLOPS")?;
         }
         for (i, c) in d.device_classes.iter().enumerate() {
             if !d.class_gflops.contains_key(c) {
@@ -415,26 +418,26 @@ impl Config {
                 ));
             }
         }
-        fraction_open_low("devices.device_efficiency", d.device_efficiency)?;
-        positive("edge.edge_gflops", self.edge.edge_gflops)?;
-        fraction_open_low("edge.edge_efficiency", self.edge.edge_efficiency)?;
+        efficiency("devices.device_efficiency", d.device_efficiency)?;
+        in_range("edge.edge_gflops", self.edge.edge_gflops, 1e-6, 1e9, "GFLOPS")?;
+        efficiency("edge.edge_efficiency", self.edge.edge_efficiency)?;
 
         let r = &self.radio;
-        positive("radio.bandwidth_hz", r.bandwidth_hz)?;
-        positive("radio.tx_power_w", r.tx_power_w)?;
-        finite("radio.noise_dbm_per_hz", r.noise_dbm_per_hz)?;
-        finite("radio.noise_figure_db", r.noise_figure_db)?;
-        finite("radio.path_loss_at_1km_db", r.path_loss_at_1km_db)?;
-        finite("radio.path_loss_slope_db", r.path_loss_slope_db)?;
-        positive("radio.distance_min_m", r.distance_min_m)?;
-        positive("radio.distance_max_m", r.distance_max_m)?;
+        in_range("radio.bandwidth_hz", r.bandwidth_hz, 1.0, 1e12, "Hz")?;
+        in_range("radio.tx_power_w", r.tx_power_w, 1e-12, 1e6, "W")?;
+        in_range("radio.noise_dbm_per_hz", r.noise_dbm_per_hz, -300.0, 0.0, "dBm/Hz")?;
+        in_range("radio.noise_figure_db", r.noise_figure_db, 0.0, 100.0, "dB")?;
+        in_range("radio.path_loss_at_1km_db", r.path_loss_at_1km_db, 0.0, 400.0, "dB")?;
+        in_range("radio.path_loss_slope_db", r.path_loss_slope_db, 0.0, 100.0, "dB per decade")?;
+        in_range("radio.distance_min_m", r.distance_min_m, 1e-3, 1e7, "m")?;
+        in_range("radio.distance_max_m", r.distance_max_m, 1e-3, 1e7, "m")?;
         if r.distance_max_m < r.distance_min_m {
             return Err(ConfigError::new(
                 "radio.distance_max_m",
                 format!("must be >= radio.distance_min_m ({}), got {}", r.distance_min_m, r.distance_max_m),
             ));
         }
-        non_negative("radio.mobility_mps", r.mobility_mps)?;
+        in_range("radio.mobility_mps", r.mobility_mps, 0.0, 1e6, "m/s")?;
         unit_interval("radio.fading_correlation", r.fading_correlation)?;
 
         let l = &self.load;
@@ -448,19 +451,19 @@ impl Config {
         task_type("tasks.latency_sensitive", &t.latency_sensitive)?;
 
         let w = &self.reward;
-        finite("reward.acc_lo", w.acc_lo)?;
-        finite("reward.acc_hi", w.acc_hi)?;
+        unit_interval("reward.acc_lo", w.acc_lo)?;
+        unit_interval("reward.acc_hi", w.acc_hi)?;
         if w.acc_hi <= w.acc_lo {
             return Err(ConfigError::new("reward.acc_hi", format!("must be > reward.acc_lo ({}), got {}", w.acc_lo, w.acc_hi)));
         }
-        positive("reward.latency_cap", w.latency_cap)?;
-        non_negative("reward.deadline_penalty", w.deadline_penalty)?;
-        non_negative("reward.accuracy_penalty", w.accuracy_penalty)?;
+        in_range("reward.latency_cap", w.latency_cap, 1e-6, 1e6, "multiples of the deadline")?;
+        in_range("reward.deadline_penalty", w.deadline_penalty, 0.0, 1e6, "utility")?;
+        in_range("reward.accuracy_penalty", w.accuracy_penalty, 0.0, 1e6, "utility")?;
 
-        positive("action.min_share_weight", self.action.min_share_weight)?;
+        in_range("action.min_share_weight", self.action.min_share_weight, 1e-12, 1e12, "a weight")?;
 
         let z = &self.zoo;
-        positive("zoo.feature_bytes_per_element", z.feature_bytes_per_element)?;
+        in_range("zoo.feature_bytes_per_element", z.feature_bytes_per_element, 1e-6, 1e3, "bytes")?;
         if z.versions.is_empty() {
             return Err(ConfigError::new("zoo.versions", "must name at least one version"));
         }
@@ -596,7 +599,11 @@ mod tests {
     #[test]
     fn each_invalid_value_names_its_field() {
         let cases = [
-            (r#"{"radio": {"bandwidth_hz": -1}}"#, "radio.bandwidth_hz must be > 0, got -1"),
+            (r#"{"radio": {"bandwidth_hz": -1}}"#, "radio.bandwidth_hz must be in [1, 1e12] (Hz), got -1"),
+            (r#"{"radio": {"tx_power_w": 5e-324}}"#, "radio.tx_power_w must be in [1e-12, 1e6]"),
+            (r#"{"radio": {"noise_dbm_per_hz": -1e308}}"#, "radio.noise_dbm_per_hz"),
+            (r#"{"devices": {"class_gflops": {"pi4": 1e-310}}}"#, "devices.class_gflops.pi4"),
+            (r#"{"reward": {"deadline_penalty": 1e308}}"#, "reward.deadline_penalty"),
             (r#"{"radio": {"bandwith_hz": 1}}"#, "bandwith_hz"),
             (r#"{"radioo": {}}"#, "radioo"),
             (r#"{"tasks": {"arrival_prob": 1.5}}"#, "tasks.arrival_prob must be in [0, 1]"),
@@ -606,9 +613,9 @@ mod tests {
             (r#"{"load": {"edge_transition": [[1.0,0.0],[0.0,1.0]]}}"#, "load.edge_transition must be 3x3"),
             (r#"{"load": {"device_levels": [0.0, 1.0, 0.5]}}"#, "load.device_levels[1]"),
             (r#"{"load": {"edge_levels": [], "edge_transition": []}}"#, "load.edge_levels must hold 1 to 255 levels"),
-            (r#"{"devices": {"device_classes": []}}"#, "devices.device_classes must name at least one device"),
+            (r#"{"devices": {"device_classes": []}}"#, "devices.device_classes must name 1 to 100000 devices, got 0"),
             (r#"{"devices": {"device_classes": ["pi4", "cray"]}}"#, "devices.device_classes[1] unknown device class \"cray\""),
-            (r#"{"devices": {"class_gflops": {"x": -3}}}"#, "devices.class_gflops.x must be > 0"),
+            (r#"{"devices": {"class_gflops": {"x": -3}}}"#, "devices.class_gflops.x must be in [1e-6, 1e9]"),
             (r#"{"devices": {"device_efficiency": 0}}"#, "devices.device_efficiency must be in (0, 1]"),
             (r#"{"zoo": {"versions": ["1.0_224", "2.0_224"]}}"#, "zoo.versions[1] unknown version \"2.0_224\""),
             (r#"{"zoo": {"family": "resnet"}}"#, "zoo.family unknown family"),
@@ -616,10 +623,10 @@ mod tests {
             (r#"{"radio": {"distance_min_m": 100, "distance_max_m": 50}}"#, "radio.distance_max_m must be >= radio.distance_min_m"),
             (r#"{"radio": {"fading_correlation": 1.1}}"#, "radio.fading_correlation"),
             (r#"{"reward": {"acc_lo": 0.8, "acc_hi": 0.7}}"#, "reward.acc_hi must be > reward.acc_lo"),
-            (r#"{"action": {"min_share_weight": 0}}"#, "action.min_share_weight must be > 0"),
-            (r#"{"time": {"episode_slots": 0}}"#, "time.episode_slots must be >= 1"),
+            (r#"{"action": {"min_share_weight": 0}}"#, "action.min_share_weight must be in [1e-12, 1e12]"),
+            (r#"{"time": {"episode_slots": 0}}"#, "time.episode_slots must be in [1, 100000000], got 0"),
             (r#"{"time": {"slot_s": "fast"}}"#, "time.slot_s is invalid"),
-            (r#"{"edge": {"edge_gflops": 0}}"#, "edge.edge_gflops must be > 0"),
+            (r#"{"edge": {"edge_gflops": 0}}"#, "edge.edge_gflops must be in [1e-6, 1e9]"),
         ];
         for (json, want) in cases {
             let got = err_of(json);

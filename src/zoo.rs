@@ -10,6 +10,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
 
+/// Largest FLOP count of one unit (an exa-scale layer).
+pub const MAX_UNIT_FLOPS: f64 = 1e18;
+/// Largest output tensor of one unit, elements.
+pub const MAX_ELEMS: f64 = 1e15;
+/// Largest raw input, bytes.
+pub const MAX_BYTES: f64 = 1e12;
+/// Most units (cut points) of a model.
+pub const MAX_UNITS: usize = 10_000;
+
 /// One unit of a model (a layer or block the model can be cut after).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,7 +88,8 @@ impl FamilyProfile {
         Ok(fam)
     }
 
-    /// Checks that the family is usable: at least one version, unique names, the same positive number
+    /// Checks that the family is usable (every number in a plausible range, see [`MAX_UNIT_FLOPS`] and its
+    /// neighbours): at least one version, unique names, the same positive number
     /// of units in every version, finite non-negative flops and elements, some work in every version,
     /// accuracy in [0, 1]. `path` prefixes field names in errors.
     pub fn validate(&self, path: &str) -> Result<(), ConfigError> {
@@ -99,11 +109,11 @@ impl FamilyProfile {
             if !(0.0..=1.0).contains(&v.accuracy) {
                 return Err(ConfigError::new(&format!("{vp}.accuracy"), format!("must be in [0, 1], got {}", v.accuracy)));
             }
-            if !(v.input_bytes.is_finite() && v.input_bytes >= 0.0) {
-                return Err(ConfigError::new(&format!("{vp}.input_bytes"), format!("must be finite and >= 0, got {}", v.input_bytes)));
+            if !(v.input_bytes.is_finite() && (0.0..=MAX_BYTES).contains(&v.input_bytes)) {
+                return Err(ConfigError::new(&format!("{vp}.input_bytes"), format!("must be in [0, {MAX_BYTES:e}], got {}", v.input_bytes)));
             }
-            if v.units.is_empty() {
-                return Err(ConfigError::new(&format!("{vp}.units"), "must hold at least one unit"));
+            if v.units.is_empty() || v.units.len() > MAX_UNITS {
+                return Err(ConfigError::new(&format!("{vp}.units"), format!("must hold 1 to {MAX_UNITS} units, got {}", v.units.len())));
             }
             if v.units.len() != units {
                 return Err(ConfigError::new(
@@ -112,11 +122,11 @@ impl FamilyProfile {
                 ));
             }
             for (k, u) in v.units.iter().enumerate() {
-                if !(u.flops.is_finite() && u.flops >= 0.0) {
-                    return Err(ConfigError::new(&format!("{vp}.units[{k}].flops"), format!("must be finite and >= 0, got {}", u.flops)));
+                if !(u.flops.is_finite() && (0.0..=MAX_UNIT_FLOPS).contains(&u.flops)) {
+                    return Err(ConfigError::new(&format!("{vp}.units[{k}].flops"), format!("must be in [0, {MAX_UNIT_FLOPS:e}], got {}", u.flops)));
                 }
-                if !(u.out_elems.is_finite() && u.out_elems >= 0.0) {
-                    return Err(ConfigError::new(&format!("{vp}.units[{k}].out_elems"), format!("must be finite and >= 0, got {}", u.out_elems)));
+                if !(u.out_elems.is_finite() && (0.0..=MAX_ELEMS).contains(&u.out_elems)) {
+                    return Err(ConfigError::new(&format!("{vp}.units[{k}].out_elems"), format!("must be in [0, {MAX_ELEMS:e}], got {}", u.out_elems)));
                 }
             }
             if v.total_flops() <= 0.0 {

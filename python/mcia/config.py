@@ -3,7 +3,7 @@
 A config is a nested dict with the groups ``time``, ``devices``, ``edge``, ``radio``, ``load``, ``tasks``,
 ``reward``, ``action`` and ``zoo``. Any subset may be given; missing fields take their defaults and unknown
 keys are rejected. Validation happens in the Rust core, so Python, Rust and files agree on what is valid;
-errors are :class:`mcia.ConfigError` naming the field, e.g. ``radio.bandwidth_hz must be > 0, got -1``.
+errors are :class:`mcia.ConfigError` naming the field, e.g. ``radio.bandwidth_hz must be in [1, 1e12] (Hz), got -1``.
 
 >>> cfg = Config({"radio": {"bandwidth_hz": 5e6}})
 >>> cfg["radio"]["bandwidth_hz"]

@@ -136,6 +136,11 @@ def mobilenet_v1_family() -> dict:
 
 _DEFAULT_TRANSITION = [[0.8, 0.15, 0.05], [0.1, 0.8, 0.1], [0.05, 0.15, 0.8]]
 
+#: Largest weight a device can bid (larger weights count as this; SPEC: weights only matter as ratios).
+MAX_WEIGHT = 1e12
+#: Longest time any latency term or backlog reaches, seconds (longer times count as this).
+MAX_TIME_S = 1e9
+
 #: The default scenario, laid out like the Rust side's ``Config.to_json()``.
 DEFAULT_CONFIG = {
     "time": {"slot_s": 0.5, "episode_slots": 100},
@@ -425,9 +430,9 @@ class ReferenceModel:
         has_task = task != 0
         offloads = has_task & (partition < L)                             # the set S
 
-        # Shares: floored weights normalised over the offloading devices; 0 outside S.
-        fb = np.where(offloads, np.maximum(w_b, eps), 0.0)
-        fc = np.where(offloads, np.maximum(w_c, eps), 0.0)
+        # Shares: weights clamped into [eps, MAX_WEIGHT], normalised over the offloading devices; 0 outside S.
+        fb = np.where(offloads, np.clip(w_b, eps, MAX_WEIGHT), 0.0)
+        fc = np.where(offloads, np.clip(w_c, eps, MAX_WEIGHT), 0.0)
         sum_b = fb.sum(axis=1, keepdims=True)
         sum_c = fc.sum(axis=1, keepdims=True)
         b_share = np.where(offloads, fb / np.where(sum_b > 0, sum_b, 1.0), 0.0)
@@ -444,12 +449,13 @@ class ReferenceModel:
             t_tx_offload = 8.0 * up_bytes / rate
         edge_share_flops = np.where(offloads, c_share, 1.0) * f_edge[:, None]
 
+        # Every time is capped at MAX_TIME_S (reached only in absurd scenarios, e.g. a rate of zero).
         t_wait = backlog
-        t_local = local_flops / f_dev
-        t_tx = np.where(offloads & (up_bytes > 0.0), t_tx_offload, 0.0)
+        t_local = np.minimum(local_flops / f_dev, MAX_TIME_S)
+        t_tx = np.where(offloads & (up_bytes > 0.0), np.minimum(t_tx_offload, MAX_TIME_S), 0.0)
         # An offloaded task first waits for the work the edge still holds (q_E), then runs on its share.
         t_edge_run = np.where(offloads & (edge_work > 0.0), edge_work / edge_share_flops, 0.0)
-        t_edge = np.where(offloads, edge_backlog[:, None] + t_edge_run, 0.0)
+        t_edge = np.where(offloads, np.minimum(edge_backlog[:, None] + t_edge_run, MAX_TIME_S), 0.0)
         latency = t_wait + t_local + t_tx + t_edge
 
         # Utility with the task type's preferences.
@@ -496,10 +502,10 @@ class ReferenceModel:
 
         # Backlog: a device with a task is busy for its local compute and upload.
         busy = np.where(has_task, t_local + t_tx, 0.0)
-        next_backlog = np.maximum(backlog + busy - slot_s, 0.0)
+        next_backlog = np.minimum(np.maximum(backlog + busy - slot_s, 0.0), MAX_TIME_S)
         # The edge works at full speed (F_E of this slot) on what it held plus the work offloaded now.
         new_edge_work = np.where(offloads, edge_work, 0.0).sum(axis=1)
-        next_edge_backlog = np.maximum(edge_backlog + new_edge_work / f_edge - slot_s, 0.0)
+        next_edge_backlog = np.minimum(np.maximum(edge_backlog + new_edge_work / f_edge - slot_s, 0.0), MAX_TIME_S)
 
         next_state = self._transition(state, next_backlog, next_edge_backlog, noise)
         truncated = next_state["t"] >= cfg["time"]["episode_slots"]

@@ -7,6 +7,17 @@ pub fn effective_flops(peak_flops: f64, rho: f64) -> f64 {
     peak_flops * (1.0 - rho)
 }
 
+/// Longest time any latency term or backlog reaches, seconds (about 32 years): longer times count as this.
+/// With the config's ranges it is only ever reached by absurd scenarios or actions (a rate that underflows to
+/// zero, say), and it keeps every latency, backlog and reward finite in them.
+pub const MAX_TIME_S: f64 = 1e9;
+
+/// `t` capped at [`MAX_TIME_S`] (an infinite `t` becomes the cap).
+#[inline(always)]
+pub fn cap_time(t: f64) -> f64 {
+    t.min(MAX_TIME_S)
+}
+
 /// The latency terms of one task, seconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Latency {
@@ -22,7 +33,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    /// End-to-end latency `T = wait + local + tx + edge`.
+    /// End-to-end latency `T = wait + local + tx + edge` (each term is at most [`MAX_TIME_S`]).
     #[inline]
     pub fn total(&self) -> f64 {
         self.wait + self.local + self.tx + self.edge
@@ -38,10 +49,10 @@ impl Latency {
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub fn task_latency(backlog_s: f64, local_flops: f64, f_dev: f64, offloads: bool, upload_bytes: f64, rate_bps: f64, edge_flops: f64, f_edge_share: f64, edge_backlog_s: f64) -> Latency {
-    let local = local_flops / f_dev;
+    let local = cap_time(local_flops / f_dev);
     let (tx, edge) = if offloads {
-        let tx = if upload_bytes > 0.0 { 8.0 * upload_bytes / rate_bps } else { 0.0 };
-        let edge = edge_backlog_s + if edge_flops > 0.0 { edge_flops / f_edge_share } else { 0.0 };
+        let tx = if upload_bytes > 0.0 { cap_time(8.0 * upload_bytes / rate_bps) } else { 0.0 };
+        let edge = cap_time(edge_backlog_s + if edge_flops > 0.0 { edge_flops / f_edge_share } else { 0.0 });
         (tx, edge)
     } else {
         (0.0, 0.0)
@@ -53,7 +64,7 @@ pub fn task_latency(backlog_s: f64, local_flops: f64, f_dev: f64, offloads: bool
 /// `max(0, q + local + tx - slot)`; an idle device drains, `max(0, q - slot)`.
 #[inline]
 pub fn next_backlog(backlog_s: f64, busy_s: f64, slot_s: f64) -> f64 {
-    (backlog_s + busy_s - slot_s).max(0.0)
+    cap_time((backlog_s + busy_s - slot_s).max(0.0))
 }
 
 /// Edge backlog after a slot: `max(0, q_E + W / F_E - slot)`, where `W` is the edge work (FLOPs) the
@@ -61,7 +72,7 @@ pub fn next_backlog(backlog_s: f64, busy_s: f64, slot_s: f64) -> f64 {
 /// on whatever it holds.
 #[inline]
 pub fn next_edge_backlog(edge_backlog_s: f64, edge_work_flops: f64, f_edge: f64, slot_s: f64) -> f64 {
-    (edge_backlog_s + edge_work_flops / f_edge - slot_s).max(0.0)
+    cap_time((edge_backlog_s + edge_work_flops / f_edge - slot_s).max(0.0))
 }
 
 #[cfg(test)]
@@ -90,5 +101,8 @@ mod tests {
         // 3 GFLOP arriving at a 4 GFLOP/s edge that holds 0.5 s: 0.5 + 0.75 - 0.5 s left.
         assert_eq!(next_edge_backlog(0.5, 3e9, 4e9, 0.5), 0.75);
         assert_eq!(next_edge_backlog(0.1, 1e9, 4e9, 0.5), 0.0);
+        // Times are capped: a zero rate or an endless queue stays finite.
+        assert_eq!(task_latency(0.0, 0.0, 1e9, true, 1000.0, 0.0, 1e9, 1e9, 0.0).tx, MAX_TIME_S);
+        assert_eq!(next_backlog(MAX_TIME_S, MAX_TIME_S, 0.5), MAX_TIME_S);
     }
 }
