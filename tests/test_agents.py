@@ -60,14 +60,14 @@ def test_act_shapes_and_dtypes(trained):
         act = agent.act(obs, deterministic=det)
         assert set(act) == {"version", "partition", "bandwidth", "compute"}
         for k in ("version", "partition"):
-            assert act[k].shape == (5, 5) and act[k].dtype == np.int64
+            assert act[k].shape == (5, 10) and act[k].dtype == np.int64
         for k in ("bandwidth", "compute"):
-            assert act[k].shape == (5, 5) and act[k].dtype == np.float64
+            assert act[k].shape == (5, 10) and act[k].dtype == np.float64
             assert np.all((act[k] > 0) & (act[k] < 1))
         assert act["version"].max() < venv.num_versions and act["partition"].max() <= venv.num_units
         venv.step(act)  # valid for the env
     one = agent.act(obs[0])
-    assert one["version"].shape == (5,)
+    assert one["version"].shape == (10,)
     assert np.array_equal(one["partition"], agent.act(obs)["partition"][0])
 
 
@@ -118,7 +118,7 @@ def test_evaluate_and_compare_checkpoint_dir(trained):
     res = mcia.evaluate(path, SHORT, episodes=3, seed=0)
     assert res.policy == "agent" and res.episodes == 3 and np.all(np.isfinite(res.episode_returns))
     comp = mcia.compare([path, "greedy"], SHORT, episodes=2)
-    assert {r.policy for r in comp.results} == {"agent", "greedy", "random", "optimizer"}
+    assert {r.policy for r in comp.results} == {"agent", "greedy", "random", "static", "optimizer"}
 
 
 def test_load_agent_rejects_other_dirs(tmp_path):

@@ -12,10 +12,15 @@ from mcia import zoo
 def test_defaults_match_the_spec():
     cfg = mcia.Config()
     assert cfg == mcia.Config.default()
-    assert cfg["radio"]["bandwidth_hz"] == 10e6
-    assert cfg["devices"]["device_classes"] == ["pi_zero_2w", "pi4", "pi4", "pi5", "n100"]
+    assert cfg["radio"]["bandwidth_hz"] == 2e6
+    assert cfg["radio"]["distance_max_m"] == 400.0 and cfg["radio"]["distance_min_m"] == 50.0
+    assert cfg["devices"]["device_classes"] == ["pi_zero_2w"] * 2 + ["pi4"] * 4 + ["pi5"] * 2 + ["n100"] * 2
     assert cfg["zoo"]["versions"] == ["1.0_224", "0.75_224", "0.5_224", "0.25_224"]
-    assert cfg.num_devices == 5 and cfg.num_versions == 4
+    assert cfg["zoo"]["feature_bytes_per_element"] == 0.25
+    assert cfg["load"]["device_levels"] == [0.0, 0.4, 0.7] and cfg["load"]["edge_levels"] == [0.0, 0.4, 0.7]
+    assert cfg["tasks"]["accuracy_sensitive"] == {"weight": 0.8, "deadline_s": 0.3, "min_accuracy": 0.65}
+    assert cfg["tasks"]["latency_sensitive"] == {"weight": 0.3, "deadline_s": 0.15, "min_accuracy": 0.55}
+    assert cfg.num_devices == 10 and cfg.num_versions == 4
 
 
 def test_round_trip_through_json_and_toml_files(tmp_path):
@@ -35,14 +40,14 @@ def test_partial_toml_file_and_new_device_class(tmp_path):
     assert cfg["devices"]["class_gflops"]["jetson"] == 150.0
     assert cfg["devices"]["class_gflops"]["pi4"] == 11.889
     env = mcia.MciaEnv(cfg)
-    assert env.observation_space.shape == (16,)
+    assert env.observation_space.shape == (7 * 2 + 3,)
 
 
 def test_replace_with_dotted_paths_and_groups():
-    cfg = mcia.Config().replace({"radio.bandwidth_hz": 2e6}, tasks={"as_ratio": 0.9})
-    assert cfg["radio"]["bandwidth_hz"] == 2e6 and cfg["radio"]["tx_power_w"] == 0.1
+    cfg = mcia.Config().replace({"radio.bandwidth_hz": 3e6}, tasks={"as_ratio": 0.9})
+    assert cfg["radio"]["bandwidth_hz"] == 3e6 and cfg["radio"]["tx_power_w"] == 0.1
     assert cfg["tasks"]["as_ratio"] == 0.9 and cfg["tasks"]["arrival_prob"] == 0.9
-    assert mcia.Config()["radio"]["bandwidth_hz"] == 10e6  # the original is untouched
+    assert mcia.Config()["radio"]["bandwidth_hz"] == 2e6  # the original is untouched
     with pytest.raises(mcia.ConfigError, match="radioo"):
         mcia.Config().replace({"radioo.x": 1})
     # numpy values are accepted
@@ -82,7 +87,9 @@ def test_zoo_inspection_and_profile_files(tmp_path):
     assert abs(v.total_flops / 2 / 569e6 - 1) < 0.01
     assert v.cumulative_flops.shape == (17,) and v.cumulative_flops[0] == 0
     up = v.upload_bytes()
-    assert up[0] == 224 * 224 * 3 and up[-1] == 0 and up[1] == 112 * 112 * 32
+    # Features cost the default scenario's feature_bytes_per_element (0.25) per element; the raw input is uint8.
+    assert up[0] == 224 * 224 * 3 and up[-1] == 0 and up[1] == 112 * 112 * 32 * 0.25
+    assert v.upload_bytes(1.0)[1] == 112 * 112 * 32 and v.upload_bytes(1.0)[0] == 224 * 224 * 3
     assert [x.name for x in zoo.deployed_versions()] == ["1.0_224", "0.75_224", "0.5_224", "0.25_224"]
     assert "0.25_224" in zoo.table()
     with pytest.raises(KeyError, match="available"):

@@ -33,16 +33,17 @@ def test_make_registers_and_wraps():
     assert isinstance(env.unwrapped, mcia.MciaEnv)
     obs, info = env.reset(seed=3)
     assert env.observation_space.contains(obs)
-    assert set(info) == set(INFO_F64_FIELDS) | set(INFO_I64_FIELDS) | {"edge_flops"}
+    assert set(info) == set(INFO_F64_FIELDS) | set(INFO_I64_FIELDS) | {"edge_flops", "edge_backlog_s"}
+    assert info["edge_backlog_s"] == 0.0  # q_E before the first step: reset empties the edge queue
 
 
 def test_spaces_match_the_spec():
     env = mcia.MciaEnv()
-    n, m, l = 5, 4, 16
-    assert env.observation_space.shape == (7 * n + 2,)
+    n, m, l = 10, 4, 16
+    assert env.observation_space.shape == (7 * n + 3,)
     assert env.observation_space.dtype == np.float32
     high = env.observation_space.high
-    assert list(high[:7]) == [1, 1, 2, 2, 1, 1, 1] and list(high[-2:]) == [1, 1]
+    assert list(high[:7]) == [1, 1, 2, 2, 1, 1, 1] and list(high[-3:]) == [1, 1, 1]
     assert np.all(env.observation_space.low == 0)
     a = env.action_space
     assert list(a["version"].nvec) == [m] * n
@@ -70,6 +71,7 @@ def test_step_types_and_info_contents():
         else:
             assert reward == 0.0
         assert info["edge_flops"] > 0
+        assert type(info["edge_backlog_s"]) is float and info["edge_backlog_s"] >= 0.0
 
 
 def test_seeding_is_reproducible():
@@ -120,21 +122,22 @@ def test_truncation_and_reset_needed(small_config):
 @pytest.mark.parametrize(
     "field,value,match",
     [
-        ("version", [0, 0, 4, 0, 0], "device 2: action field 'version'"),
-        ("partition", [0, 0, 0, 0, 17], "device 4: action field 'partition'"),
-        ("partition", [-1, 0, 0, 0, 0], "device 0: action field 'partition'"),
-        ("bandwidth", [0.1, -0.2, 0.1, 0.1, 0.1], "device 1: action field 'bandwidth'"),
-        ("compute", [0.1, 0.1, np.nan, 0.1, 0.1], "device 2: action field 'compute'"),
-        ("compute", [0.1, 0.1, 0.1, np.inf, 0.1], "device 3: action field 'compute'"),
-        ("version", [0, 0, 0, 0], "action field 'version' must have shape \\[5\\]"),
-        ("version", [0.5, 0, 0, 0, 0], "must hold integer indices"),
-        ("bandwidth", ["a"] * 5, "must hold numbers"),
+        ("version", [0, 0, 4, 0, 0] + [0] * 5, "device 2: action field 'version'"),
+        ("partition", [0, 0, 0, 0, 0, 0, 0, 0, 0, 17], "device 9: action field 'partition'"),
+        ("partition", [-1, 0, 0, 0, 0] + [0] * 5, "device 0: action field 'partition'"),
+        ("bandwidth", [0.1, -0.2, 0.1, 0.1, 0.1] + [0.1] * 5, "device 1: action field 'bandwidth'"),
+        ("compute", [0.1, 0.1, np.nan, 0.1, 0.1] + [0.1] * 5, "device 2: action field 'compute'"),
+        ("compute", [0.1, 0.1, 0.1, np.inf, 0.1] + [0.1] * 5, "device 3: action field 'compute'"),
+        ("version", [0, 0, 0, 0], "action field 'version' must have shape \\[10\\]"),
+        ("version", [0.5, 0, 0, 0, 0] + [0] * 5, "must hold integer indices"),
+        ("bandwidth", ["a"] * 10, "must hold numbers"),
     ],
 )
 def test_bad_actions_raise_and_leave_state_unchanged(field, value, match):
     env = mcia.MciaEnv()
     env.reset(seed=0)
-    action = {"version": np.zeros(5, int), "partition": np.full(5, 3), "bandwidth": np.full(5, 0.5), "compute": np.full(5, 0.5)}
+    n = 10  # the default scenario
+    action = {"version": np.zeros(n, int), "partition": np.full(n, 3), "bandwidth": np.full(n, 0.5), "compute": np.full(n, 0.5)}
     action[field] = np.array(value)
     snap = env.snapshot()
     with pytest.raises(mcia.ActionError, match=match) as err:
@@ -158,7 +161,8 @@ def test_action_dict_keys_checked():
 def test_weights_above_one_and_any_numeric_dtype_are_accepted():
     env = mcia.MciaEnv()
     env.reset(seed=0)
-    a = {"version": np.zeros(5, np.int32), "partition": np.zeros(5, np.uint8), "bandwidth": np.full(5, 7.0, np.float32), "compute": np.arange(5)}
+    n = 10  # the default scenario
+    a = {"version": np.zeros(n, np.int32), "partition": np.zeros(n, np.uint8), "bandwidth": np.full(n, 7.0, np.float32), "compute": np.arange(n)}
     obs, r, *_ , info = env.step(a)
     has = info["task_type"] > 0
     np.testing.assert_allclose(info["bandwidth_share"][has].sum(), 1.0)

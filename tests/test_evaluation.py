@@ -19,12 +19,14 @@ def test_every_rust_policy_acts_validly_from_python():
             action = policy(venv)
             assert venv.action_space.contains({k: v.astype(venv.action_space[k].dtype) for k, v in action.items()}), name
             venv.step(action)
-    with pytest.raises(ValueError, match="unknown policy"):
+    with pytest.raises(mcia.PolicyError, match="unknown policy") as err:
         RustPolicy("oracle")
+    assert isinstance(err.value, mcia.MciaError) and isinstance(err.value, ValueError)
 
 
 def test_metrics_agree_with_a_plain_recomputation():
     cfg = mcia.Config({"time": {"episode_slots": 12}})
+    n, l = cfg.num_devices, 16
     res = evaluate("greedy", cfg, episodes=5, seed=3)
     venv = mcia.MciaVectorEnv(5, cfg)
     obs, _ = venv.reset(seed=3)
@@ -36,7 +38,7 @@ def test_metrics_agree_with_a_plain_recomputation():
         obs, r, te, tr, info = venv.step({k: v.copy() for k, v in policy(venv).items()})
         returns += r
         for i in range(5):
-            for k in range(5):
+            for k in range(n):
                 if info["task_type"][i, k] == 1:
                     lat += info["latency"][i, k]
                     acc += info["accuracy"][i, k]
@@ -44,7 +46,7 @@ def test_metrics_agree_with_a_plain_recomputation():
                     n_as += 1
                 if info["task_type"][i, k] > 0:
                     tasks += 1
-                    offload += info["partition"][i, k] < 16
+                    offload += info["partition"][i, k] < l
     np.testing.assert_allclose(res.episode_returns, returns, rtol=1e-12)
     assert res.per_type["AS"].tasks == n_as
     assert res.per_type["AS"].latency_s == pytest.approx(lat / n_as, rel=1e-12)
@@ -67,16 +69,21 @@ def test_evaluation_is_identical_across_thread_counts_and_repeatable():
 
 def test_callable_policy_and_comparison_scores():
     cfg = {"time": {"episode_slots": 8}}
+    n = mcia.Config(cfg).num_devices
 
     def all_local(obs):
         b = obs.shape[0]
-        return {"version": np.zeros((b, 5), int), "partition": np.full((b, 5), 16), "bandwidth": np.ones((b, 5)), "compute": np.ones((b, 5))}
+        assert obs.shape[1] == 7 * n + 3
+        return {"version": np.zeros((b, n), int), "partition": np.full((b, n), 16), "bandwidth": np.ones((b, n)), "compute": np.ones((b, n))}
 
     comp = mcia.compare(["greedy", all_local], cfg, episodes=4, seed=0)
     names = [r.policy for r in comp.results]
-    assert names == ["greedy", "all_local", "random", "optimizer"]
+    assert names == ["greedy", "all_local", "random", "static", "optimizer"]
     by = {r.policy: r for r in comp.results}
     assert comp.score(by["random"]) == 0.0 and comp.score(by["optimizer"]) == 1.0
+    assert comp.adaptivity(by["static"]) == 0.0 and comp.adaptivity(by["optimizer"]) == 1.0
+    for r in comp.results:  # compare fills in the result fields from the same anchors
+        assert r.score == comp.score(r) and r.adaptivity == comp.adaptivity(r)
     # all_local is device_only with version 0.
     ref = evaluate("device_only", cfg, episodes=4, seed=0)
     np.testing.assert_array_equal(by["all_local"].episode_returns, ref.episode_returns)

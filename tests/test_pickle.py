@@ -94,7 +94,7 @@ def test_sb3_subproc_vec_env_over_wrapped_single_envs():
     np.testing.assert_array_equal(a, b)
     rng = np.random.default_rng(0)
     for _ in range(7):
-        act = rng.random((2, 20)).astype(np.float32)
+        act = rng.random((2, 4 * 10)).astype(np.float32)  # 4N, N = 10 devices by default
         ra, rb = sub.step(act), dummy.step(act)
         np.testing.assert_array_equal(ra[0], rb[0])
         np.testing.assert_allclose(ra[1], rb[1])

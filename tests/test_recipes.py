@@ -40,8 +40,8 @@ def _check_agent_dir(out, algo):
     venv = mcia.MciaVectorEnv(3, SHORT)
     obs, _ = venv.reset(seed=0)
     act = agent.act(obs, deterministic=True)
-    assert act["version"].shape == (3, 5) and act["version"].dtype == np.int64
-    assert act["bandwidth"].shape == (3, 5) and act["bandwidth"].dtype == np.float64
+    assert act["version"].shape == (3, 10) and act["version"].dtype == np.int64
+    assert act["bandwidth"].shape == (3, 10) and act["bandwidth"].dtype == np.float64
     venv.step(act)
     res = mcia.evaluate(out, SHORT, episodes=2)
     assert np.all(np.isfinite(res.episode_returns))

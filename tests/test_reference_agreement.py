@@ -16,6 +16,9 @@ from mcia.reference import ReferenceModel, noise_from_list, state_from_snapshots
 
 CONFIGS = [
     {},
+    "v0-light",
+    # A slow edge and short slots: the edge queue q_E builds up and carries over between slots.
+    {"edge": {"edge_gflops": 10.0}, "time": {"slot_s": 0.1}},
     {"radio": {"bandwidth_hz": 2e6, "mobility_mps": 20.0, "fading_correlation": 0.3}, "tasks": {"as_ratio": 0.8}},
     {
         "devices": {"device_classes": ["pi4", "jetson", "pi_zero_2w"], "class_gflops": {"jetson": 120.0}},
@@ -53,19 +56,20 @@ def test_rust_and_reference_agree_step_by_step(cfg_index):
     ref = ReferenceModel(json.loads(cfg.to_json()))
     n, m, l = venv.num_devices, venv.num_versions, venv.num_units
     rng = np.random.default_rng(cfg_index)
-    venv.reset(seed=100 * cfg_index)
+    obs, _ = venv.reset(seed=100 * cfg_index)
     compared = 0
+    max_edge_backlog = 0.0
     for step in range(12):
         state = state_from_snapshots(json.loads(venv.snapshot()))
         noise = noise_from_list([venv.peek_noise(i) for i in range(b)])
-        np.testing.assert_array_equal(ref.observe(state), venv._obs if step == 0 else obs)
+        np.testing.assert_array_equal(ref.observe(state), obs)
         action = random_action(rng, b, n, m, l)
         obs, reward, terminated, truncated, info = venv.step(action)
         nxt, ref_reward, ref_info, ref_obs, ref_trunc = ref.step(state, action, noise)
 
         assert_close("reward", reward, ref_reward)
         for key in ("channel_gain", "device_flops", "backlog_s", "bandwidth_share", "compute_share", "t_wait",
-                    "t_local", "t_tx", "t_edge", "latency", "accuracy", "utility", "edge_flops"):
+                    "t_local", "t_tx", "t_edge", "latency", "accuracy", "utility", "edge_flops", "edge_backlog_s"):
             assert_close(key, info[key], ref_info[key])
         for key in ("task_type", "version", "partition", "deadline_met", "accuracy_met"):
             np.testing.assert_array_equal(info[key], ref_info[key], err_msg=key)
@@ -73,12 +77,15 @@ def test_rust_and_reference_agree_step_by_step(cfg_index):
         np.testing.assert_allclose(obs, ref_obs, rtol=1.2e-7, atol=0)
 
         after = state_from_snapshots(json.loads(venv.snapshot()))
-        for key in ("backlog_s", "distance_m", "h_re", "h_im"):
+        for key in ("backlog_s", "edge_backlog_s", "distance_m", "h_re", "h_im"):
             assert_close(key, after[key], nxt[key])
+        max_edge_backlog = max(max_edge_backlog, float(after["edge_backlog_s"].max()))
         for key in ("task", "load", "edge_load", "t"):
             np.testing.assert_array_equal(after[key], nxt[key], err_msg=key)
         compared += b
     assert compared >= 3000
+    if cfg_index == 2:
+        assert max_edge_backlog > 0.1  # the edge queue was exercised, not only its empty state
 
 
 def test_reference_zoo_matches_rust_zoo():

@@ -37,6 +37,35 @@ state_from_snapshots = ref.state_from_snapshots
 noise_from_list = ref.noise_from_list
 
 
+def _merge(base: dict, override: dict) -> dict:
+    """``base`` with ``override`` merged in, nested dicts key by key (neither argument is modified)."""
+    out = json.loads(json.dumps(base))
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = json.loads(json.dumps(value))
+    return out
+
+
+def _v0_light() -> dict:
+    """The ``v0-light`` preset (the revision-1 defaults: 5 devices, 10 MHz, 1 byte per feature element) as a
+    full config dict: from the package when it imports, else from the preset's TOML file."""
+    try:
+        import mcia
+
+        return json.loads(mcia.Config.preset("v0-light").to_json())
+    except (ImportError, AttributeError):
+        import tomllib
+
+        with open(_PYTHON_DIR / "mcia" / "scenarios" / "v0-light.toml", "rb") as f:
+            return _merge(ref.DEFAULT_CONFIG, tomllib.load(f))
+
+
+#: The hand-computed values below were worked out on the revision-1 scenario.
+V0_LIGHT = _v0_light()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Section 2: the MobileNet v1 profile
 # ---------------------------------------------------------------------------------------------------------
@@ -88,17 +117,29 @@ def test_family_layout():
 
 def test_default_derived_arrays():
     model = ReferenceModel({})
-    assert (model.n, model.m, model.l, model.obs_dim) == (5, 4, 16, 37)
+    assert (model.n, model.m, model.l, model.obs_dim) == (10, 4, 16, 73)
     assert model.cum_flops.shape == (4, 17) and model.upload_bytes.shape == (4, 17)
     assert model.cum_flops[0, 0] == 0.0
-    assert model.upload_bytes[0, 0] == 150528.0
-    assert model.upload_bytes[0, 1] == 112 * 112 * 32
-    assert model.upload_bytes[0, 15] == 1024.0  # output of unit 15 (avgpool)
+    assert model.upload_bytes[0, 0] == 150528.0                   # the raw uint8 image
+    assert model.upload_bytes[0, 1] == 112 * 112 * 32 * 0.25     # 0.25 bytes per feature element
+    assert model.upload_bytes[0, 15] == 1024.0 * 0.25  # output of unit 15 (avgpool)
     assert model.upload_bytes[0, 16] == 0.0
-    assert model.device_peak_flops[0] == 0.37e9 * 0.5
+    assert model.device_classes == ["pi_zero_2w"] * 2 + ["pi4"] * 4 + ["pi5"] * 2 + ["n100"] * 2
+    assert model.device_peak_flops[0] == 0.37e9 * 0.5 and model.device_peak_flops[-1] == 62.851e9 * 0.5
     assert model.edge_peak_flops == 229e9 * 0.5
+    assert model.device_levels.tolist() == [0.0, 0.4, 0.7] and model.edge_levels.tolist() == [0.0, 0.4, 0.7]
+    assert model.pref_deadline_s.tolist() == [0.15, 0.3, 0.15] and model.pref_weight.tolist() == [0.3, 0.8, 0.3]
+    assert model.pref_min_accuracy.tolist() == [0.55, 0.65, 0.55]
+    assert model.config["radio"]["bandwidth_hz"] == 2e6 and model.config["radio"]["distance_max_m"] == 400.0
     assert math.isclose(model.n0, 10 ** -19.9, rel_tol=1e-12)
     assert model.device_cum[0, -1] == 1.0
+    # The revision-1 scenario (v0-light): 5 devices, one byte per feature element.
+    light = ReferenceModel(V0_LIGHT)
+    assert (light.n, light.m, light.l, light.obs_dim) == (5, 4, 16, 38)
+    assert light.upload_bytes[0, 0] == 150528.0
+    assert light.upload_bytes[0, 1] == 112 * 112 * 32
+    assert light.upload_bytes[0, 15] == 1024.0
+    assert light.device_peak_flops[0] == 0.37e9 * 0.5
 
 
 def test_profile_precedence(tmp_path):
@@ -106,13 +147,15 @@ def test_profile_precedence(tmp_path):
                                         "units": [{"name": "u", "flops": 5.0, "out_elems": 2.0}, {"flops": 7.0, "out_elems": 1.0}]}]}
     path = tmp_path / "toy.json"
     path.write_text(json.dumps(toy))
-    from_file = ReferenceModel({"zoo": {"profile_file": str(path), "versions": ["a"]}})
+    from_file = ReferenceModel(_merge(V0_LIGHT, {"zoo": {"profile_file": str(path), "versions": ["a"]}}))
     assert from_file.l == 2 and list(from_file.cum_flops[0]) == [0.0, 5.0, 12.0]
     assert list(from_file.upload_bytes[0]) == [10.0, 2.0, 0.0]
     other = json.loads(json.dumps(toy))
     other["versions"][0]["units"][0]["flops"] = 1.0
-    inline = ReferenceModel({"zoo": {"profile": other, "profile_file": str(path), "versions": ["a"]}})
+    inline = ReferenceModel(_merge(V0_LIGHT, {"zoo": {"profile": other, "profile_file": str(path), "versions": ["a"]}}))
     assert list(inline.cum_flops[0]) == [0.0, 1.0, 8.0]
+    # Feature bytes follow zoo.feature_bytes_per_element (0.25 by default); the input is sent as is.
+    assert list(ReferenceModel({"zoo": {"profile_file": str(path), "versions": ["a"]}}).upload_bytes[0]) == [10.0, 0.5, 0.0]
     with pytest.raises(ValueError, match="zoo.versions"):
         ReferenceModel({"zoo": {"versions": ["nope"]}})
     with pytest.raises(ValueError, match="zoo.family"):
@@ -140,24 +183,26 @@ TOY_FAMILY = {
                    {"name": "u3", "flops": 5e7, "out_elems": 1e3}]},
     ],
 }
-TOY_CONFIG = {
+#   Tasks, load levels and feature bytes are those of the revision-1 scenario (v0-light).
+TOY_CONFIG = _merge(V0_LIGHT, {
     "devices": {"device_classes": ["toy_dev", "toy_dev", "toy_fast", "toy_dev"],
                 "class_gflops": {"toy_dev": 2.0, "toy_fast": 4.0}, "device_efficiency": 0.5},
     "edge": {"edge_gflops": 20.0, "edge_efficiency": 0.5},
     "radio": {"bandwidth_hz": 1e6, "noise_dbm_per_hz": -170.0, "noise_figure_db": 0.0,
               "path_loss_at_1km_db": 100.0, "distance_max_m": 2000.0},
     "zoo": {"profile": TOY_FAMILY, "versions": ["big", "small"]},
-}
+})
 
 
 def _toy_state():
     # Device 0: AS, offloads big after unit 1.   |h|^2 = 0.75 * 1.023 so that SNR over b = 0.75 is 1023.
     # Device 1: LS, offloads small at p = 0.      |h|^2 = 0.25 * 0.255 so that SNR over b = 0.25 is 255.
     # Device 2: AS, small fully local (p = 3), load level 0.3.
-    # Device 3: no task, backlog 0.7.
+    # Device 3: no task, backlog 0.7.   The edge queue is empty.
     return {
         "t": np.array([0]),
         "edge_load": np.array([0]),
+        "edge_backlog_s": np.array([0.0]),
         "task": np.array([[1, 2, 1, 0]]),
         "load": np.array([[0, 0, 1, 2]]),
         "distance_m": np.array([[1000.0, 1000.0, 1000.0, 1000.0]]),
@@ -251,6 +296,7 @@ def test_one_step_by_hand():
     assert info["deadline_met"][0].tolist() == [1, 0, 0, -1]
     assert info["accuracy_met"][0].tolist() == [1, 1, 0, -1]
     assert info["edge_flops"][0] == 1e10
+    assert info["edge_backlog_s"].tolist() == [0.0]
 
     assert reward.shape == (1,) and reward.dtype == np.float64
     assert _rel(reward[0], (u0 + u1 + u2) / 3.0, 1e-12)
@@ -261,6 +307,8 @@ def test_one_step_by_hand():
     q = nxt["backlog_s"][0]
     assert q[0] == 0.0 and q[1] == 0.0
     assert _rel(q[2], 1.0 / 7.0 - 0.1, 1e-12) and _rel(q[3], 0.2, 1e-12)
+    # Edge backlog: max(0, 0 + (9e8 + 2e8) / 1e10 - 0.5) = 0.
+    assert nxt["edge_backlog_s"].tolist() == [0.0]
 
     # Exogenous transition: z = 0 scales h by 0.9; u_move 0.5 keeps d, 1.0 adds 0.5 m, 0.0 removes 0.5 m;
     # load rows [.8 .95 1], [.1 .9 1], [.05 .2 1]: 0.85 from 0 -> 1, 0.0 from 0 -> 0, 0.99 from 1 -> 2,
@@ -274,7 +322,7 @@ def test_one_step_by_hand():
     assert nxt["t"].tolist() == [1] and truncated.tolist() == [False]
 
     # Observation of the next state, a few entries by hand.
-    assert obs.shape == (1, 30) and obs.dtype == np.float32
+    assert obs.shape == (1, 31) and obs.dtype == np.float32
     o = obs[0].astype(np.float64)
     snr0 = 1e3 * 0.81 * 0.75 * 1.023      # full band, |h'|^2 = 0.81 |h|^2
     assert abs(o[0:2] - [1.0, 0.0]).max() == 0.0
@@ -284,7 +332,40 @@ def test_one_step_by_hand():
     assert o[5] == 0.0 and abs(o[6] - 0.5) < 1e-7
     assert abs(o[7 * 2 + 5] - (1.0 / 7.0 - 0.1) / 0.5 / 10) < 1e-6
     assert abs(o[7 * 3 + 5] - 0.2 / 0.5 / 10) < 1e-6
-    assert abs(o[28] - 0.5) < 1e-7 and abs(o[29] - 0.01) < 1e-7
+    # Globals: edge load level 2 of v0-light's [0, 0.25, 0.5], edge backlog 0, t = 1 of 100.
+    assert abs(o[28] - 0.5) < 1e-7 and o[29] == 0.0 and abs(o[30] - 0.01) < 1e-7
+
+
+def test_edge_queue_by_hand():
+    """The toy step with 0.6 s of work already queued at the edge (SPEC section 4)."""
+    model = ReferenceModel(TOY_CONFIG)
+    state = _toy_state()
+    state["edge_backlog_s"] = np.array([0.6])
+    nxt, reward, info, obs, _ = model.step(state, _toy_action(), _toy_noise())
+    # Offloading devices wait for q_E first: t_edge = 0.6 + W / (c F_E); the local device 2 is unaffected.
+    #   Device 0: t_edge = 0.6 + 0.09009 = 0.69009, latency = 0.1 + 0.1 + 0.16 + 0.69009 = 1.05009 > 0.5:
+    #     u = 0.8 - 0.2 * 1.05009 / 0.5 - 1 = -0.620036.
+    #   Device 1: t_edge = 0.6 + 20.02 = 20.62, latency 21.02: the latency term stays capped, u as before.
+    #   Device 2: latency 0.4 + 1/7, u = 1.2/7 - 2.16 as before.
+    t_edge = info["t_edge"][0]
+    assert _rel(t_edge[0], 0.69009, 1e-11) and _rel(t_edge[1], 20.62, 1e-11) and t_edge[2] == 0.0
+    assert _rel(info["latency"][0][0], 1.05009, 1e-11) and _rel(info["latency"][0][1], 21.02, 1e-11)
+    u0, u1, u2 = -0.620036, 0.4 / 7.0 - 3.4, 1.2 / 7.0 - 2.16
+    assert _rel(info["utility"][0][0], u0, 1e-11) and _rel(info["utility"][0][1], u1, 1e-11)
+    assert _rel(info["utility"][0][2], u2, 1e-11)
+    assert info["deadline_met"][0].tolist() == [0, 0, 0, -1]
+    assert _rel(reward[0], (u0 + u1 + u2) / 3.0, 1e-12)
+    assert info["edge_backlog_s"].tolist() == [0.6]   # q_E before the step
+    # q_E' = max(0, 0.6 + (9e8 + 2e8) / 1e10 - 0.5) = 0.21, observed as min(0.21 / 0.5, 10) / 10 = 0.042.
+    assert _rel(nxt["edge_backlog_s"][0], 0.21, 1e-12)
+    assert abs(float(obs[0, 29]) - 0.042) < 1e-7
+    # Device backlogs do not depend on q_E (the device is busy for t_local + t_tx only).
+    plain, *_ = model.step(_toy_state(), _toy_action(), _toy_noise())
+    np.testing.assert_array_equal(nxt["backlog_s"], plain["backlog_s"])
+    # A long queue saturates the observation at 1.
+    state["edge_backlog_s"] = np.array([30.0])
+    nxt, _, _, obs, _ = model.step(state, _toy_action(), _toy_noise())
+    assert _rel(nxt["edge_backlog_s"][0], 29.61, 1e-12) and obs[0, 29] == 1.0
 
 
 def test_no_task_gives_zero_reward_and_truncation():
@@ -292,16 +373,19 @@ def test_no_task_gives_zero_reward_and_truncation():
     model = ReferenceModel(cfg)
     state = _toy_state()
     state["task"] = np.zeros((1, 4), dtype=np.int64)
-    _, reward, info, _, truncated = model.step(state, _toy_action(), _toy_noise())
+    state["edge_backlog_s"] = np.array([0.7])
+    nxt, reward, info, _, truncated = model.step(state, _toy_action(), _toy_noise())
     assert reward.tolist() == [0.0] and truncated.tolist() == [True]
     assert np.isnan(info["latency"]).all() and (info["partition"] == -1).all()
+    # Without new work the edge queue drains by one slot: 0.7 - 0.5.
+    assert _rel(nxt["edge_backlog_s"][0], 0.2, 1e-12)
 
 
 def test_mobility_reflects_at_both_bounds():
-    # Default bounds [50, 300], step (2u - 1) * 1 m/s * 0.5 s.
+    # v0-light bounds [50, 300], step (2u - 1) * 1 m/s * 0.5 s.
     #   50.2 - 0.5 = 49.7 -> 2*50 - 49.7 = 50.3;  299.9 + 0.5 = 300.4 -> 2*300 - 300.4 = 299.6;
     #   100 + 0.25 = 100.25;  60 - 0.25 = 59.75;  a huge step overshooting the reflection is clipped into the interval.
-    model = ReferenceModel({})
+    model = ReferenceModel(V0_LIGHT)
     state = model.reset(np.random.default_rng(0), 1)
     state["distance_m"] = np.array([[50.2, 299.9, 100.0, 60.0, 200.0]])
     noise = {k: np.full((1, 5), 0.5) for k in ("u_move", "u_load", "u_arrive", "u_type")}
@@ -312,7 +396,7 @@ def test_mobility_reflects_at_both_bounds():
     nxt, *_ = model.step(state, action, noise)
     np.testing.assert_allclose(nxt["distance_m"][0], [50.3, 299.6, 100.25, 59.75, 200.0], rtol=1e-13)
     # Steps of +-1000 m: 60 - 1000 = -940 -> 1040 -> -440 -> clip 50;  290 + 1000 = 1290 -> -690 -> clip 50.
-    far = ReferenceModel({"radio": {"mobility_mps": 2000.0}})
+    far = ReferenceModel(_merge(V0_LIGHT, {"radio": {"mobility_mps": 2000.0}}))
     state["distance_m"] = np.array([[60.0, 290.0, 100.0, 60.0, 200.0]])
     noise["u_move"] = np.array([[0.0, 1.0, 0.0, 1.0, 0.5]])
     nxt, *_ = far.step(state, action, noise)
@@ -333,15 +417,16 @@ def test_bad_action_is_rejected():
 
 def test_converters():
     snaps = [
-        {"t": 3, "edge_load": 1, "status": "Running", "rng": None,
+        {"t": 3, "edge_load": 1, "edge_backlog_s": 0.25, "status": "Running", "rng": None,
          "devices": [{"task": 1, "load": 2, "distance_m": 60.0, "h_re": 0.1, "h_im": -0.2, "backlog_s": 0.3},
                      {"task": 0, "load": 0, "distance_m": 70.0, "h_re": 0.4, "h_im": 0.5, "backlog_s": 0.0}]},
-        {"t": 4, "edge_load": 0, "status": "Running", "rng": None,
+        {"t": 4, "edge_load": 0, "edge_backlog_s": 0.0, "status": "Running", "rng": None,
          "devices": [{"task": 2, "load": 1, "distance_m": 80.0, "h_re": 0.6, "h_im": 0.7, "backlog_s": 1.0},
                      {"task": 1, "load": 1, "distance_m": 90.0, "h_re": 0.8, "h_im": 0.9, "backlog_s": 2.0}]},
     ]
     s = state_from_snapshots(snaps)
     assert s["t"].tolist() == [3, 4] and s["edge_load"].tolist() == [1, 0]
+    assert s["edge_backlog_s"].tolist() == [0.25, 0.0] and s["edge_backlog_s"].dtype == np.float64
     assert s["task"].tolist() == [[1, 0], [2, 1]] and s["task"].dtype == np.int64
     assert s["distance_m"].tolist() == [[60.0, 70.0], [80.0, 90.0]] and s["h_im"][0, 0] == -0.2
     dev = {"z_re": 0.1, "z_im": 0.2, "u_move": 0.3, "u_load": 0.4, "u_arrive": 0.5, "u_type": 0.6}
@@ -360,11 +445,12 @@ def test_random_rollouts_respect_bounds(config):
     rng = np.random.default_rng(1234)
     batch = 64
     n = model.n
-    high = np.array([1, 1, 2, 2, 1, 1, 1] * n + [1, 1], dtype=np.float32)
+    high = np.array([1, 1, 2, 2, 1, 1, 1] * n + [1, 1, 1], dtype=np.float32)
     np.testing.assert_array_equal(model.obs_high, high)
     state = model.reset(rng, batch)
     obs = model.observe(state)
-    assert obs.shape == (batch, 7 * n + 2) and obs.dtype == np.float32
+    assert obs.shape == (batch, 7 * n + 3) and obs.dtype == np.float32
+    assert np.all(state["edge_backlog_s"] == 0.0)
     for _ in range(30):
         assert np.all(obs >= 0.0) and np.all(obs <= high)
         action = {
@@ -387,7 +473,10 @@ def test_random_rollouts_respect_bounds(config):
             assert np.all(np.isfinite(vals)) and np.all(vals >= 0.0), key
             assert np.all(np.isnan(info[key][~has_task]))
         assert np.all(np.isfinite(reward))
-        assert np.all(state["backlog_s"] >= 0.0)
+        assert np.all(state["backlog_s"] >= 0.0) and np.all(state["edge_backlog_s"] >= 0.0)
+        assert state["edge_backlog_s"].shape == (batch,)
+        # q_E carries over: an offloading device waits at least the queue it found.
+        assert np.all(np.where(offloads, info["t_edge"] >= info["edge_backlog_s"][:, None], True))
         d = state["distance_m"]
         r = model.config["radio"]
         assert np.all((d >= r["distance_min_m"]) & (d <= r["distance_max_m"]))

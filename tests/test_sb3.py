@@ -49,12 +49,13 @@ def test_spaces_shapes_dtypes():
     n = env.dims.num_devices
     assert env.num_envs == 8
     assert env.action_space == spaces.Box(-1.0, 1.0, (4 * n,), np.float32)
-    assert env.observation_space.shape == (7 * n + 2,)
+    assert n == 10  # the default scenario
+    assert env.observation_space.shape == (7 * n + 3,)
     obs = env.reset()
-    assert obs.shape == (8, 7 * n + 2) and obs.dtype == np.float32
+    assert obs.shape == (8, 7 * n + 3) and obs.dtype == np.float32
     env.action_space.seed(0)
     obs, rewards, dones, infos = env.step(np.stack([env.action_space.sample() for _ in range(8)]))
-    assert obs.shape == (8, 7 * n + 2) and obs.dtype == np.float32
+    assert obs.shape == (8, 7 * n + 3) and obs.dtype == np.float32
     assert rewards.shape == (8,) and rewards.dtype == np.float32 and np.isfinite(rewards).all()
     assert dones.shape == (8,) and dones.dtype == np.bool_ and not dones.any()
     assert isinstance(infos, list) and infos == [{} for _ in range(8)]
@@ -65,7 +66,7 @@ def test_spaces_shapes_dtypes():
     md.reset()
     md.action_space.seed(1)
     obs, rewards, dones, infos = md.step(np.stack([md.action_space.sample() for _ in range(3)]))
-    assert obs.shape == (3, 7 * n + 2) and np.isfinite(rewards).all()
+    assert obs.shape == (3, 7 * n + 3) and np.isfinite(rewards).all()
 
 
 def _drive_against_reference(env: Sb3VecEnv, kind: str, seed: int, steps: int) -> list:
@@ -157,7 +158,7 @@ def test_seeding_reproducible():
 
 def test_vecenv_attribute_api():
     env = Sb3VecEnv(3, SHORT, num_threads=1)
-    assert env.get_attr("num_devices") == [5, 5, 5]
+    assert env.get_attr("num_devices") == [10, 10, 10]
     assert env.get_attr("num_versions", indices=[1]) == [4]
     assert env.get_attr("render_mode") == [None] * 3
     assert env.get_attr("action_space")[0] == env.action_space
@@ -173,9 +174,9 @@ def test_vecenv_attribute_api():
     assert env.env_is_wrapped(Monitor) == [False] * 3
     assert env.render() is None
     with pytest.raises(ValueError, match="shape"):
-        env.step(np.zeros((2, 20), dtype=np.float32))
+        env.step(np.zeros((2, 40), dtype=np.float32))
     with pytest.raises(mcia.ActionError):
-        env.step(np.full((3, 20), np.nan, dtype=np.float32))
+        env.step(np.full((3, 40), np.nan, dtype=np.float32))
     with pytest.raises(ValueError, match="action"):
         Sb3VecEnv(2, action="tuple")
     with pytest.raises(TypeError, match="MciaVectorEnv"):
@@ -189,7 +190,7 @@ def test_vec_monitor_on_top():
     env.reset()
     total = np.zeros(6)
     for t in range(SLOTS):
-        obs, rewards, dones, infos = env.step(np.zeros((6, 20), dtype=np.float32))
+        obs, rewards, dones, infos = env.step(np.zeros((6, 4 * 10), dtype=np.float32))
         total += rewards
     assert dones.all()
     for i in range(6):
@@ -221,7 +222,7 @@ def test_ppo_short_training():
     assert all(ep["l"] == SLOTS for ep in model.ep_info_buffer)
     obs = env.reset()
     actions, _ = model.predict(obs, deterministic=True)
-    assert actions.shape == (64, 20) and np.isfinite(actions).all()
+    assert actions.shape == (64, 4 * 10) and np.isfinite(actions).all()
     assert (actions >= -1).all() and (actions <= 1).all()
     env.step(actions)
     single = BoxAction(mcia.MciaEnv(SHORT), low=-1.0)
@@ -236,5 +237,5 @@ def test_ppo_multidiscrete_runs():
                 device="cpu", seed=1)
     model.learn(total_timesteps=16 * 8)
     actions, _ = model.predict(env.reset())
-    assert actions.shape == (16, 20) and env.action_space.contains(actions[0])
+    assert actions.shape == (16, 4 * 10) and env.action_space.contains(actions[0])
     env.step(actions)

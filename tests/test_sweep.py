@@ -14,10 +14,13 @@ def test_shortcuts_build_the_intended_scenarios():
     assert apply_param(base, "bandwidth_mhz", 2)["radio"]["bandwidth_hz"] == 2e6
     flat = apply_param(base, "heterogeneity", 0.0)
     gflops = [flat["devices"]["class_gflops"][c] for c in flat["devices"]["device_classes"]]
-    assert gflops == pytest.approx([11.889] * 5)
+    assert gflops == pytest.approx([11.889] * 10)  # the default scenario's 10 devices, all pi4-class
     full = apply_param(base, "heterogeneity", 1.0)
     gflops = [full["devices"]["class_gflops"][c] for c in full["devices"]["device_classes"]]
-    assert gflops == pytest.approx([0.370, 11.889, 11.889, 35.169, 62.851])
+    assert gflops == pytest.approx([0.370] * 2 + [11.889] * 4 + [35.169] * 2 + [62.851] * 2)
+    half = apply_param(base, "heterogeneity", 0.5)
+    gflops = [half["devices"]["class_gflops"][c] for c in half["devices"]["device_classes"]]
+    assert gflops[0] == pytest.approx((11.889 * 0.370) ** 0.5) and gflops[-1] == pytest.approx((11.889 * 62.851) ** 0.5)
     assert apply_param(base, "tasks.as_ratio", 0.2)["tasks"]["as_ratio"] == 0.2
     with pytest.raises(mcia.ConfigError, match="radio.bandwidth_hz"):
         apply_param(base, "radio.bandwidth_hz", -5)

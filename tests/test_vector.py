@@ -26,11 +26,12 @@ def rollout(venv, steps, seed=0, action_seed=1):
 def test_make_vec_in_every_mode(mode):
     venv = gym.make_vec("MCIA-v0", num_envs=3, vectorization_mode=mode)
     obs, info = venv.reset(seed=4)
-    assert obs.shape == (3, 37) and obs.dtype == np.float32
+    assert obs.shape == (3, 7 * 10 + 3) and obs.dtype == np.float32
     venv.action_space.seed(0)
     obs, r, te, tr, info = venv.step(venv.action_space.sample())
     assert r.shape == (3,) and te.shape == (3,) and tr.shape == (3,)
-    assert info["latency"].shape == (3, 5)
+    assert info["latency"].shape == (3, 10)
+    assert info["edge_backlog_s"].shape == (3,) and info["edge_flops"].shape == (3,)
     venv.close()
 
 
@@ -180,6 +181,6 @@ def test_info_opt_out_and_threads_setting():
     assert venv.num_threads == 2
     venv.with_info = True
     *_, info = venv.step(venv.action_space.sample())
-    assert info["utility"].shape == (4, 5)
+    assert info["utility"].shape == (4, 10)
     with pytest.raises(ValueError):
         venv.num_threads = 0
