@@ -482,16 +482,21 @@ impl Config {
     /// Parses a config from text; missing fields take their defaults, unknown keys are errors.
     /// The result is validated.
     pub fn from_str_format(text: &str, format: Format) -> Result<Self, ConfigError> {
-        let cfg: Config = match format {
-            Format::Json => {
-                let de = &mut serde_json::Deserializer::from_str(text);
-                serde_path_to_error::deserialize(de).map_err(|e| parse_error(e.path(), &e.inner().to_string()))?
-            }
+        // Parsed into a generic value first: the whole text must be one document, and every group must be a
+        // table (serde would otherwise fill a struct from a list, field by field).
+        let value: serde_json::Value = match format {
+            Format::Json => serde_json::from_str(text).map_err(|e| ConfigError::new("", format!("invalid JSON: {e}")))?,
             Format::Toml => {
-                let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::new("", format!("invalid TOML: {e}")))?;
-                serde_path_to_error::deserialize(de).map_err(|e| parse_error(e.path(), e.inner().message()))?
+                let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::new("", format!("invalid TOML: {e}")))?;
+                serde_json::to_value(table).map_err(|e| ConfigError::new("", format!("invalid TOML: {e}")))?
             }
         };
+        let defaults = serde_json::to_value(Config::default()).expect("the defaults serialise");
+        check_tables(&value, &defaults, "")?;
+        if let Some(profile) = value.get("zoo").and_then(|z| z.get("profile")) {
+            zoo::check_profile_tables(profile, "zoo.profile")?;
+        }
+        let cfg: Config = serde_path_to_error::deserialize(value).map_err(|e| parse_error(e.path(), &e.inner().to_string()))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -509,7 +514,7 @@ impl Config {
     /// Loads a config file; the format comes from the extension (`.json` or `.toml`).
     pub fn from_file(path: &str) -> Result<Self, ConfigError> {
         let format = format_of(path)?;
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::new("", format!("cannot read config file {path:?}: {e}")))?;
+        let text = read_small_file(path).map_err(|e| ConfigError::new("", format!("cannot read config file {path:?}: {e}")))?;
         Self::from_str_format(&text, format).map_err(|mut e| {
             e.message = format!("{} (in {path})", e.message);
             e
@@ -533,6 +538,51 @@ impl Config {
             Format::Toml => self.to_toml(),
         };
         std::fs::write(path, text).map_err(|e| ConfigError::new("", format!("cannot write {path:?}: {e}")))
+    }
+}
+
+/// Largest config or profile file read, bytes.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The text of a regular file of at most [`MAX_FILE_BYTES`]: a FIFO or a device would block or never end.
+pub fn read_small_file(path: &str) -> Result<String, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!("{} bytes, more than the {MAX_FILE_BYTES} a scenario file may have", meta.len()));
+    }
+    std::fs::read_to_string(path).map_err(|e| e.to_string())
+}
+
+/// Every field that is a table in the defaults must be a table in `given` too.
+fn check_tables(given: &serde_json::Value, defaults: &serde_json::Value, path: &str) -> Result<(), ConfigError> {
+    use serde_json::Value;
+    let (Value::Object(d), Some(g)) = (defaults, given.as_object()) else {
+        return match (defaults, given) {
+            (Value::Object(_), other) => Err(ConfigError::new(if path.is_empty() { "." } else { path }, format!("must be a table (an object of named fields), got {}", kind(other)))),
+            _ => Ok(()),
+        };
+    };
+    for (k, v) in g {
+        if let Some(dv) = d.get(k) {
+            let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            check_tables(v, dv, &p)?;
+        }
+    }
+    Ok(())
+}
+
+/// A word for the JSON type of `v`, for error messages.
+pub(crate) fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a table",
     }
 }
 
@@ -632,6 +682,24 @@ mod tests {
             let got = err_of(json);
             assert!(got.contains(want), "config {json}: error {got:?} does not contain {want:?}");
         }
+    }
+
+    #[test]
+    fn lists_in_place_of_tables_trailing_text_and_special_files_are_refused() {
+        let e = Config::from_json_str(r#"{"radio": [123.0, 7.0]}"#).unwrap_err();
+        assert_eq!(e.field, "radio");
+        assert!(e.message.contains("must be a table"), "{e}");
+        let e = Config::from_json_str(r#"{"tasks": {"latency_sensitive": [0.2, 0.1, 0.4]}}"#).unwrap_err();
+        assert_eq!(e.field, "tasks.latency_sensitive");
+        assert!(Config::from_json_str(r#"{"radio": {}} trailing"#).unwrap_err().to_string().contains("invalid JSON"));
+        let e = Config::from_toml_str("radio = [1, 2]\n").unwrap_err();
+        assert_eq!(e.field, "radio");
+        let e = Config::from_json_str(r#"{"zoo": {"profile": {"name": "x", "versions": [["a", 0.5, 1.0, []]]}}}"#).unwrap_err();
+        assert_eq!(e.field, "zoo.profile.versions[0]");
+        // A directory (or a FIFO) is not read.
+        let dir = std::env::temp_dir();
+        let e = Config::from_json_str(&format!(r#"{{"zoo": {{"profile_file": {:?}}}}}"#, dir.to_str().unwrap())).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub type EnvRng = Xoshiro256PlusPlus;
 
 /// State of one end device.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeviceState {
     /// Task waiting this slot: 0 none, 1 accuracy-sensitive, 2 latency-sensitive.
     pub task: u8,
@@ -52,6 +53,7 @@ pub enum Status {
 
 /// Full state of one environment, RNG included: restoring it continues bit-identically.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Snapshot {
     /// Slot index t.
     pub t: u32,
@@ -65,6 +67,71 @@ pub struct Snapshot {
     pub status: Status,
     /// The RNG, positioned at the next draw.
     pub rng: EnvRng,
+}
+
+/// Largest magnitude of a fading component a snapshot may hold: `|h|^2` of a unit-power Rayleigh channel
+/// exceeds 1e6 with probability e^-1e6, so anything larger was not made by the simulator.
+pub const MAX_FADING: f64 = 1e3;
+
+impl Snapshot {
+    /// Checks every field against the scenario `sc`: the number of devices, level indices, the slot index
+    /// against the status (a running episode has t < episode_slots, an ended one t = episode_slots, a never
+    /// reset environment t = 0), distances inside the configured range, finite fading components of
+    /// magnitude at most [`MAX_FADING`], backlogs finite, non-negative and at most
+    /// [`crate::sim::compute::MAX_TIME_S`], task codes, and an RNG state that is not all zeros (xoshiro never
+    /// leaves that state, and the normal sampler would loop forever in it).
+    pub fn check(&self, sc: &Scenario) -> Result<(), SnapshotError> {
+        let bad = |what: String| Err(SnapshotError(what));
+        if self.devices.len() != sc.n {
+            return bad(format!("has {} devices, the scenario has {}", self.devices.len(), sc.n));
+        }
+        if self.edge_load as usize >= sc.edge_levels.len() {
+            return bad(format!("edge_load level {} out of range 0..{}", self.edge_load, sc.edge_levels.len()));
+        }
+        let time_ok = |x: f64| x.is_finite() && (0.0..=compute::MAX_TIME_S).contains(&x);
+        if !time_ok(self.edge_backlog_s) {
+            return bad(format!("edge_backlog_s = {} must be in [0, {:e}]", self.edge_backlog_s, compute::MAX_TIME_S));
+        }
+        let slots = sc.config.time.episode_slots;
+        let t_ok = match self.status {
+            Status::Running => self.t < slots,
+            Status::Ended => self.t == slots,
+            Status::NeverReset => self.t == 0,
+        };
+        if !t_ok {
+            return bad(format!("t = {} does not fit status {:?} (episode_slots = {slots})", self.t, self.status));
+        }
+        let r = &sc.config.radio;
+        for (k, d) in self.devices.iter().enumerate() {
+            let field = |name: &str, v: String| bad(format!("device {k}: {name} = {v} out of range"));
+            if d.task > tasks::TASK_LS {
+                return field("task", format!("{} (0 none, 1 AS, 2 LS)", d.task));
+            }
+            if d.load as usize >= sc.device_levels.len() {
+                return field("load", format!("{} (levels 0..{})", d.load, sc.device_levels.len()));
+            }
+            if !(d.distance_m >= r.distance_min_m && d.distance_m <= r.distance_max_m) {
+                return field("distance_m", format!("{} (the scenario's range is [{}, {}])", d.distance_m, r.distance_min_m, r.distance_max_m));
+            }
+            for (name, v) in [("h_re", d.h_re), ("h_im", d.h_im)] {
+                if !(v.is_finite() && v.abs() <= MAX_FADING) {
+                    return field(name, format!("{v} (|h| components are at most {MAX_FADING})"));
+                }
+            }
+            if !time_ok(d.backlog_s) {
+                return field("backlog_s", format!("{}", d.backlog_s));
+            }
+        }
+        if self.rng == zero_rng() {
+            return bad("the RNG state is all zeros, which the generator never reaches".into());
+        }
+        Ok(())
+    }
+}
+
+/// The all-zero xoshiro state (only reachable by deserialising it).
+fn zero_rng() -> EnvRng {
+    serde_json::from_str(r#"{"s":[0,0,0,0]}"#).expect("a four-word xoshiro state")
 }
 
 /// The exogenous random draws of one device in one step, in the order they are taken.
@@ -481,32 +548,7 @@ impl Env {
     /// Restores a state taken by [`Env::snapshot`] (of an environment of the same scenario). The snapshot is
     /// checked against this scenario first; on error nothing changes.
     pub fn restore(&mut self, snap: &Snapshot) -> Result<(), SnapshotError> {
-        let sc = &*self.scenario;
-        if snap.devices.len() != sc.n {
-            return Err(SnapshotError(format!("has {} devices, the scenario has {}", snap.devices.len(), sc.n)));
-        }
-        if snap.edge_load as usize >= sc.edge_levels.len() {
-            return Err(SnapshotError(format!("edge_load level {} out of range", snap.edge_load)));
-        }
-        if !(snap.edge_backlog_s.is_finite() && snap.edge_backlog_s >= 0.0) {
-            return Err(SnapshotError(format!("edge_backlog_s = {} must be finite and >= 0", snap.edge_backlog_s)));
-        }
-        if snap.t > sc.config.time.episode_slots {
-            return Err(SnapshotError(format!("t = {} beyond episode_slots = {}", snap.t, sc.config.time.episode_slots)));
-        }
-        for (k, d) in snap.devices.iter().enumerate() {
-            let ok = d.task <= tasks::TASK_LS
-                && (d.load as usize) < sc.device_levels.len()
-                && d.distance_m.is_finite()
-                && d.distance_m > 0.0
-                && d.h_re.is_finite()
-                && d.h_im.is_finite()
-                && d.backlog_s.is_finite()
-                && d.backlog_s >= 0.0;
-            if !ok {
-                return Err(SnapshotError(format!("device {k} has an invalid state {d:?}")));
-            }
-        }
+        snap.check(&self.scenario)?;
         self.t = snap.t;
         self.edge_load = snap.edge_load;
         self.edge_backlog_s = snap.edge_backlog_s;
@@ -716,6 +758,34 @@ mod tests {
         let mut other = Env::new(sc, 0);
         other.restore(&snap).unwrap();
         assert_eq!(other.edge_backlog_s(), env.edge_backlog_s());
+    }
+
+    #[test]
+    fn tampered_snapshots_are_rejected_and_change_nothing() {
+        let mut env = fixed_env();
+        let good = env.snapshot();
+        let json = serde_json::to_string(&good).unwrap();
+        assert!(json.contains(r#""rng":{"s":["#), "{json}");
+        let cases: Vec<(Box<dyn Fn(&mut Snapshot)>, &str)> = vec![
+            (Box::new(|s| s.rng = zero_rng()), "all zeros"),
+            (Box::new(|s| s.t = 100), "does not fit status"),
+            (Box::new(|s| s.devices[1].distance_m = 1e4), "distance_m"),
+            (Box::new(|s| s.devices[0].h_re = 1e200), "h_re"),
+            (Box::new(|s| s.devices[2].backlog_s = f64::NAN), "backlog_s"),
+            (Box::new(|s| s.edge_backlog_s = -1.0), "edge_backlog_s"),
+            (Box::new(|s| s.devices[3].task = 7), "task"),
+        ];
+        for (tamper, want) in cases {
+            let mut bad = good.clone();
+            tamper(&mut bad);
+            let e = env.restore(&bad).unwrap_err().to_string();
+            assert!(e.contains(want), "{e} should mention {want}");
+            assert_eq!(env.snapshot(), good);
+        }
+        // Unknown keys are refused when parsing.
+        let extra = json.replacen("{", r#"{"colour":1,"#, 1);
+        assert!(serde_json::from_str::<Snapshot>(&extra).is_err());
+        env.restore(&good).unwrap();
     }
 
     #[test]

@@ -76,14 +76,16 @@ impl FamilyProfile {
 
     /// Reads and validates a family from a JSON profile file.
     pub fn from_json_file(path: &str) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::new("zoo.profile_file", format!("cannot read {path:?}: {e}")))?;
+        let text = crate::config::read_small_file(path).map_err(|e| ConfigError::new("zoo.profile_file", format!("cannot read {path:?}: {e}")))?;
         Self::from_json_str(&text).map_err(|e| e.prefixed(&format!("zoo.profile_file ({path})")))
     }
 
-    /// Parses and validates a family from JSON text.
+    /// Parses and validates a family from JSON text (one document; the family, its versions and units as
+    /// objects).
     pub fn from_json_str(text: &str) -> Result<Self, ConfigError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let fam: FamilyProfile = serde_path_to_error::deserialize(de).map_err(|e| ConfigError::new(&e.path().to_string(), e.inner().to_string()))?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ConfigError::new("", format!("invalid JSON: {e}")))?;
+        check_profile_tables(&value, "")?;
+        let fam: FamilyProfile = serde_path_to_error::deserialize(value).map_err(|e| ConfigError::new(&e.path().to_string(), e.inner().to_string()))?;
         fam.validate("")?;
         Ok(fam)
     }
@@ -135,6 +137,31 @@ impl FamilyProfile {
         }
         Ok(())
     }
+}
+
+/// Checks that a profile, its versions and their units are objects (serde would otherwise fill them from
+/// lists, field by field).
+pub fn check_profile_tables(v: &serde_json::Value, path: &str) -> Result<(), ConfigError> {
+    let at = |f: &str| if path.is_empty() { f.to_string() } else { format!("{path}.{f}") };
+    let table = |v: &serde_json::Value, p: &str| {
+        if v.is_object() {
+            Ok(())
+        } else {
+            Err(ConfigError::new(if p.is_empty() { "." } else { p }, format!("must be a table (an object of named fields), got {}", crate::config::kind(v))))
+        }
+    };
+    table(v, path)?;
+    if let Some(versions) = v.get("versions").and_then(|x| x.as_array()) {
+        for (i, ver) in versions.iter().enumerate() {
+            table(ver, &at(&format!("versions[{i}]")))?;
+            if let Some(units) = ver.get("units").and_then(|x| x.as_array()) {
+                for (k, u) in units.iter().enumerate() {
+                    table(u, &at(&format!("versions[{i}].units[{k}]")))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Width multipliers of the built-in MobileNet v1 family.
