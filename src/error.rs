@@ -89,6 +89,11 @@ pub enum StepError {
         /// What is wrong, e.g. `obs buffer must be (64, 73), got (64, 72)`.
         message: String,
     },
+    /// Memory for the environments could not be allocated.
+    OutOfMemory {
+        /// How much was asked for.
+        message: String,
+    },
 }
 
 impl fmt::Display for StepError {
@@ -99,7 +104,7 @@ impl fmt::Display for StepError {
             StepError::NeedsReset { env, ever_reset: true } => {
                 write!(f, "env {env}: step() called after the episode ended (truncated); call reset() first")
             }
-            StepError::Shape { message } => f.write_str(message),
+            StepError::Shape { message } | StepError::OutOfMemory { message } => f.write_str(message),
         }
     }
 }

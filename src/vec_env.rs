@@ -70,7 +70,10 @@ impl VecEnv {
         if num_envs == 0 {
             return Err(StepError::Shape { message: "num_envs must be >= 1".into() });
         }
-        let envs = (0..num_envs).map(|i| Env::new(scenario.clone(), seed.wrapping_add(i as u64))).collect();
+        let need = estimated_bytes(&scenario, num_envs).ok_or_else(|| StepError::OutOfMemory { message: format!("{num_envs} environments need more memory than can be addressed") })?;
+        let mut envs = Vec::new();
+        envs.try_reserve_exact(num_envs).map_err(|_| StepError::OutOfMemory { message: format!("{num_envs} environments need about {:.1} GB; allocating them failed", need as f64 / 1e9) })?;
+        envs.extend((0..num_envs).map(|i| Env::new(scenario.clone(), seed.wrapping_add(i as u64))));
         let num_threads = if num_threads == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { num_threads };
         let outputs = Outputs::zeros(num_envs, scenario.n, scenario.obs_dim(), true, autoreset == AutoresetMode::SameStep);
         let scratch = ActionsBuf::zeros(num_envs, scenario.n);
@@ -197,6 +200,17 @@ impl VecEnv {
     pub fn ever_reset(&self) -> bool {
         self.batch.ever_reset
     }
+}
+
+/// About how many bytes a vector env of `num_envs` environments takes (its environments, its own outputs with
+/// info, the action scratch, and three sets of output arrays a Python vector env may keep), or None when the
+/// number does not fit in 64 bits.
+pub fn estimated_bytes(sc: &Scenario, num_envs: usize) -> Option<u64> {
+    let n = sc.n as u64;
+    let per_env = std::mem::size_of::<Env>() as u64 + n * (std::mem::size_of::<crate::env::DeviceState>() as u64 + 8);
+    let outputs = sc.obs_dim() as u64 * 4 * 2 + 16 + 2 * 8 * (17 * n + 2);
+    let per_env = per_env.checked_add(4 * outputs)?.checked_add(4 * 8 * n)?;
+    per_env.checked_mul(num_envs as u64)
 }
 
 impl Batch {

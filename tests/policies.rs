@@ -113,3 +113,22 @@ fn unknown_policy_and_version_are_errors() {
     let e = by_name("device_only", &sc, &PolicyOptions { version: Some(4), ..Default::default() }).err().unwrap();
     assert_eq!(e.field, "version");
 }
+
+#[test]
+fn every_policy_acts_inside_the_action_space() {
+    // Weights in [0, 1] and indices in range: what the Gymnasium action space declares.
+    for sc in scenarios() {
+        let b = 24;
+        let mut venv = VecEnv::new(sc.clone(), b, 11, AutoresetMode::NextStep, 2).unwrap();
+        venv.reset(Some(&seeds(11, b)), None).unwrap();
+        for name in POLICY_NAMES {
+            let policy = policy(name, &sc, 2);
+            let mut act = ActionsBuf::zeros(b, sc.n);
+            for _ in 0..15 {
+                venv.act(policy.as_ref(), act.view_mut()).unwrap();
+                assert!(act.bandwidth.iter().chain(act.compute.iter()).all(|w| (0.0..=1.0).contains(w)), "{name} weights outside [0, 1]");
+                venv.step(&act.view()).unwrap();
+            }
+        }
+    }
+}

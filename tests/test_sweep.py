@@ -10,7 +10,10 @@ from mcia.sweep import apply_param, parse_value, sweep
 
 def test_shortcuts_build_the_intended_scenarios():
     base = mcia.Config()
-    assert apply_param(base, "num_devices", 7)["devices"]["device_classes"] == ["pi_zero_2w", "pi4", "pi4", "pi5", "n100", "pi_zero_2w", "pi4"]
+    # The default mix (2:4:2:2), grouped by class; N = 10 is the default scenario.
+    assert apply_param(base, "num_devices", 7)["devices"]["device_classes"] == ["pi_zero_2w", "pi_zero_2w", "pi4", "pi4", "pi4", "pi5", "n100"]
+    assert apply_param(base, "num_devices", 10)["devices"]["device_classes"] == base["devices"]["device_classes"]
+    assert apply_param(base, "num_devices", 5)["devices"]["device_classes"] == mcia.Config.preset("v0-light")["devices"]["device_classes"]
     assert apply_param(base, "bandwidth_mhz", 2)["radio"]["bandwidth_hz"] == 2e6
     flat = apply_param(base, "heterogeneity", 0.0)
     gflops = [flat["devices"]["class_gflops"][c] for c in flat["devices"]["device_classes"]]

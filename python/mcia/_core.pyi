@@ -1,12 +1,12 @@
 """Type stubs of the Rust extension ``mcia._core`` (checked against the binary by ``mypy.stubtest``)."""
 
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
 from typing import final
 
-__all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'PolicyError', 'CoreEnv', 'CoreVecEnv', 'CorePolicy', 'POLICY_NAMES', 'FREEZE_DIMENSIONS', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'static_search', 'preset_names', 'preset', 'INFO_F64_FIELDS', 'INFO_F64_SCALARS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', 'OBS_GLOBAL_FIELDS', 'OBS_DEVICE_HIGH', '__version__']
+__all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'PolicyError', 'InternalError', 'ConcurrentUseError', 'CoreEnv', 'CoreVecEnv', 'CorePolicy', 'POLICY_NAMES', 'FREEZE_DIMENSIONS', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'static_search', 'preset_names', 'preset', 'INFO_F64_FIELDS', 'INFO_F64_SCALARS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', 'OBS_GLOBAL_FIELDS', 'OBS_DEVICE_HIGH', '__version__']
 
 __version__: str
 INFO_F64_FIELDS: List[str]
@@ -35,6 +35,12 @@ class SnapshotError(MciaError):
 
 class PolicyError(MciaError):
     """An invalid policy request: unknown name, option out of range, a table that does not fit."""
+
+class InternalError(MciaError):
+    """A bug in mcia (a Rust panic caught at the boundary); please report it with the message."""
+
+class ConcurrentUseError(MciaError):
+    """An environment used from two threads at once: each environment serves one call at a time."""
 
 def normalize_config(text: str, format: str = "json") -> str:
     """Parses `text` (JSON or TOML), fills in defaults, validates, and returns the full config as JSON."""
@@ -70,7 +76,7 @@ def rollout_rate(config_json: str, num_envs: int, steps: int, num_threads: int, 
 class CoreEnv:
     """One environment. ``mcia.MciaEnv`` wraps it."""
 
-    def __new__(cls, config_json: str, seed: int) -> "CoreEnv": ...
+    def __new__(cls, config_json: str, seed: int, with_info: bool = True, copy: bool = True, label: str = "MciaEnv") -> "CoreEnv": ...
     @property
     def num_devices(self) -> int: ...
     @property
@@ -83,17 +89,12 @@ class CoreEnv:
     def config_json(self) -> str: ...
     @property
     def t(self) -> int: ...
-    def reset(self, seed: Optional[int] = None) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-        """Starts an episode (reseeding first when `seed` is given). Returns ``(obs, info_f64, info_i64)``."""
-    def step(
-        self,
-        version: npt.NDArray[np.int64],
-        partition: npt.NDArray[np.int64],
-        bandwidth: npt.NDArray[np.float64],
-        compute: npt.NDArray[np.float64],
-        with_info: bool = True,
-    ) -> Tuple[npt.NDArray[np.float32], float, bool, bool, Optional[npt.NDArray[np.float64]], Optional[npt.NDArray[np.int64]]]:
-        """Steps one slot: ``(obs, reward, terminated, truncated, info_f64, info_i64)``."""
+    @property
+    def with_info(self) -> bool: ...
+    def reset(self, seed: Optional[int] = None) -> Tuple[npt.NDArray[np.float32], Dict[str, Any]]:
+        """Starts an episode (reseeding first when `seed` is given). Returns ``(obs, info)``."""
+    def step(self, version: Any, partition: Any, bandwidth: Any, compute: Any) -> Tuple[npt.NDArray[np.float32], float, bool, bool, Dict[str, Any]]:
+        """Steps one slot (fields of any integer / number dtype and layout): ``(obs, reward, terminated, truncated, info)``."""
     def snapshot(self) -> str:
         """The full state (RNG included) as JSON."""
     def restore(self, snapshot_json: str) -> None:
@@ -103,10 +104,17 @@ class CoreEnv:
 
 @final
 class CoreVecEnv:
-    """Many environments stepped in parallel into numpy arrays it owns. ``mcia.MciaVectorEnv`` wraps it."""
+    """Many environments stepped in parallel into numpy arrays handed out without copying. ``mcia.MciaVectorEnv`` wraps it."""
 
     def __new__(
-        cls, config_json: str, num_envs: int, seed: int = 0, autoreset: str = "next_step", num_threads: int = 0, with_info: bool = True
+        cls,
+        config_json: str,
+        num_envs: int,
+        seed: int = 0,
+        autoreset: str = "next_step",
+        num_threads: int = 0,
+        with_info: bool = True,
+        copy: bool = True,
     ) -> "CoreVecEnv": ...
     @property
     def num_envs(self) -> int: ...
@@ -128,30 +136,13 @@ class CoreVecEnv:
     def with_info(self) -> bool: ...
     @with_info.setter
     def with_info(self, on: bool) -> None: ...
-    def buffers(
-        self,
-    ) -> Tuple[
-        npt.NDArray[np.float32],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.bool_],
-        npt.NDArray[np.bool_],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.int64],
-        npt.NDArray[np.float32],
-        npt.NDArray[np.float64],
-        npt.NDArray[np.int64],
-    ]:
-        """The output arrays, written in place by every call."""
-    def reset(self, seeds: Optional[npt.NDArray[np.uint64]] = None, mask: Optional[npt.NDArray[np.bool_]] = None) -> None:
-        """Resets every environment (or those where `mask` is true)."""
-    def step(
-        self,
-        version: npt.NDArray[np.int64],
-        partition: npt.NDArray[np.int64],
-        bandwidth: npt.NDArray[np.float64],
-        compute: npt.NDArray[np.float64],
-    ) -> None:
-        """Steps every environment; actions are ``[B, N]`` arrays."""
+    def reset(self, seeds: Optional[npt.NDArray[np.uint64]] = None, mask: Optional[npt.NDArray[np.bool_]] = None) -> Tuple[npt.NDArray[np.float32], Dict[str, Any]]:
+        """Resets every environment (or those where `mask` is true); returns ``(obs, info)``."""
+    def step(self, version: Any, partition: Any, bandwidth: Any, compute: Any) -> Tuple[Any, ...]:
+        """Steps every environment (``(B, N)`` fields of any integer / number dtype and layout): ``(obs, rewards,
+        terminated, truncated, info)``, plus ``(final_obs, final_info)`` in SAME_STEP mode."""
+    def last_outputs(self) -> Optional[Tuple[npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_], Dict[str, Any]]]:
+        """The outputs of the last call, or None before any."""
     def statuses(self) -> List[int]:
         """Per environment: 0 never reset, 1 running, 2 ended."""
     def snapshot(self) -> str:

@@ -25,7 +25,7 @@ def _config(args: argparse.Namespace):
         raise _core.ConfigError(f"give either --scenario {scenario} or --config {path}, not both")
     if scenario:
         if os.path.exists(scenario):
-            raise _core.ConfigError(f"--scenario {scenario!r} is also a file here; pass a file with --config {os.path.join('.', scenario)}")
+            raise _core.ConfigError(f"--scenario {scenario!r} is also a file here; rename the file (scenario files end in .toml or .json) or run elsewhere")
         return Config.preset(scenario)
     if path:
         return Config.from_file(path)

@@ -52,8 +52,8 @@ class Config(Mapping[str, Any]):
             is_preset = isinstance(source, str) and source in _core.preset_names()
             if is_preset and os.path.exists(path):
                 raise _core.ConfigError(
-                    f"config {path!r} is both a preset and a file; use mcia.Config.preset({path!r}) or "
-                    f"mcia.Config.from_file({os.path.join('.', path)!r})"
+                    f"config {path!r} is both a preset and a file here; for the preset use mcia.Config.preset({path!r}), "
+                    "for a scenario file give it a .toml or .json extension and pass its path"
                 )
             if is_preset:
                 text = _core.preset(path)[2]
@@ -108,6 +108,17 @@ class Config(Mapping[str, Any]):
         c._json = _core.normalize_config(text, "toml")
         c._data = json.loads(c._json)
         return c
+
+    def self_contained(self) -> "Config":
+        """The same scenario with a ``zoo.profile_file`` read into ``zoo.profile``: it no longer depends on the
+        file (pickled environments embed this, so editing or deleting the file changes nothing)."""
+        zoo = self._data["zoo"]
+        if not zoo.get("profile_file") or zoo.get("profile") is not None:
+            return self
+        data = self.to_dict()
+        data["zoo"]["profile"] = json.loads(_core.resolve_family(self._json))
+        del data["zoo"]["profile_file"]
+        return Config(data)
 
     def to_dict(self) -> dict:
         """A deep, mutable copy of every field."""

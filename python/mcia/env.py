@@ -20,6 +20,16 @@ from .spaces import (
 )
 
 
+def check_seed(seed: Any, where: str) -> Optional[int]:
+    """``seed`` as a Python int, or None: a non-negative Python or NumPy integer below 2**64 (not a bool).
+    Anything else raises :class:`mcia.MciaError` (a ValueError) naming the seed and ``where``."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**64:
+        raise _core.MciaError(f"{where}: seed must be None or a non-negative integer below 2**64, got {seed!r}")
+    return int(seed)
+
+
 def entropy_seed() -> int:
     """A fresh seed from OS entropy, for a first reset without a seed."""
     return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
@@ -123,10 +133,8 @@ class MciaEnv(gym.Env):
 
     def reset(self, *, seed: Optional[int] = None, options: Optional[dict] = None) -> Tuple[np.ndarray, Dict[str, Any]]:
         """Starts an episode. ``seed`` reseeds the environment (the episode then depends on it alone)."""
-        if seed is not None and not (isinstance(seed, (int, np.integer)) and 0 <= int(seed) < 2**64):
-            raise ValueError(f"MciaEnv: seed must be a non-negative integer below 2**64, got {seed!r}")
-        super().reset(seed=seed)
-        core_seed: Optional[int] = int(seed) if seed is not None else None
+        core_seed = check_seed(seed, "MciaEnv.reset")
+        super().reset(seed=core_seed)
         if core_seed is None and not self._seeded:
             core_seed = int(self.np_random.integers(0, 2**63))
         self._seeded = True
@@ -184,7 +192,7 @@ class MciaEnv(gym.Env):
 
     def __getstate__(self) -> dict:
         return {
-            "config": self.config.to_dict(),
+            "config": self.config.self_contained().to_dict(),
             "snapshot": self._core.snapshot(),
             "render_mode": self.render_mode,
             "with_info": self._with_info,

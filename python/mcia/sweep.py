@@ -6,7 +6,8 @@
 ``param`` is a dotted config path (``radio.bandwidth_hz``, ``edge.edge_gflops``, ``tasks.as_ratio``,
 ``devices.device_classes``, ...) or one of the shortcuts:
 
-- ``num_devices``: N devices cycling through the default classes (pi_zero_2w, pi4, pi4, pi5, n100);
+- ``num_devices``: N devices in the default mix (a fifth Pi Zero 2 W, two fifths Pi 4, a fifth Pi 5, a fifth
+  N100; :func:`mix_classes`), so that N = 10 is the default scenario;
 - ``bandwidth_mhz``: ``radio.bandwidth_hz`` in MHz;
 - ``heterogeneity``: 0 gives N identical pi4-class devices, 1 the default spread (pi_zero_2w .. n100); in
   between, each device's GFLOPS is interpolated geometrically between the two (same total order).
@@ -27,7 +28,18 @@ import numpy as np
 from .config import Config, ConfigLike, as_config
 from .evaluation import PolicyLike, evaluate, resolve_policy, write_csv
 
-DEFAULT_CLASSES = ["pi_zero_2w", "pi4", "pi4", "pi5", "n100"]
+#: The default device mix: the share of each class among the devices (SPEC section 3: 2, 4, 2, 2 of 10).
+DEFAULT_MIX = (("pi_zero_2w", 0.2), ("pi4", 0.4), ("pi5", 0.2), ("n100", 0.2))
+
+
+def mix_classes(n: int) -> list:
+    """N devices in the default mix, grouped by class in the default order: counts by largest remainder, so
+    N = 10 is the default scenario's list and N = 5 the revision-1 one."""
+    exact = [share * n for _, share in DEFAULT_MIX]
+    counts = [int(x) for x in exact]
+    for i in sorted(range(len(exact)), key=lambda i: (-(exact[i] - counts[i]), i))[: n - sum(counts)]:
+        counts[i] += 1
+    return [name for (name, _), c in zip(DEFAULT_MIX, counts) for _ in range(c)]
 SHORTCUTS = {
     "num_devices": "number of devices N",
     "bandwidth_mhz": "uplink bandwidth (MHz)",
@@ -41,7 +53,7 @@ def apply_param(config: Config, param: str, value: Any) -> Config:
         n = int(value)
         if n < 1:
             raise ValueError(f"num_devices must be >= 1, got {value}")
-        return config.replace({"devices.device_classes": [DEFAULT_CLASSES[i % len(DEFAULT_CLASSES)] for i in range(n)]})
+        return config.replace({"devices.device_classes": mix_classes(n)})
     if param == "bandwidth_mhz":
         return config.replace({"radio.bandwidth_hz": float(value) * 1e6})
     if param == "heterogeneity":

@@ -13,7 +13,7 @@ from gymnasium.vector.utils import batch_space
 from . import _core
 from ._actions import ACTION_KEYS, action_fields
 from .config import Config, ConfigLike, as_config
-from .env import entropy_seed
+from .env import check_seed, entropy_seed
 from .spaces import action_space, observation_space
 
 
@@ -147,23 +147,26 @@ class MciaVectorEnv(VectorEnv):
         if options and "reset_mask" in options:
             mask = np.ascontiguousarray(options["reset_mask"], dtype=np.bool_)
             if mask.shape != (self.num_envs,):
-                raise ValueError(f"reset_mask must have shape ({self.num_envs},), got {mask.shape}")
+                raise _core.MciaError(f"MciaVectorEnv.reset: reset_mask must have shape ({self.num_envs},), got {mask.shape}")
         if seed is None and not self._seeded:
             seed = entropy_seed() % (2**63 - self.num_envs)
         if seed is None:
             obs, info = self._core.reset(None, mask)
-        elif isinstance(seed, (int, np.integer)):
-            if not 0 <= int(seed) <= 2**64 - self.num_envs:
-                raise ValueError(f"seed must be a non-negative integer, got {seed}")
-            seeds = np.arange(self.num_envs, dtype=np.uint64) + np.uint64(seed)
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+            first = check_seed(seed, "MciaVectorEnv.reset")
+            if first > 2**64 - self.num_envs:
+                raise _core.MciaError(f"MciaVectorEnv.reset: seed {seed} + env index must stay below 2**64 for {self.num_envs} envs")
+            seeds = np.arange(self.num_envs, dtype=np.uint64) + np.uint64(first)
             obs, info = self._core.reset(seeds, mask)
         else:
-            seeds_list = list(seed)
+            if isinstance(seed, (str, bytes, bool, float, np.bool_, np.floating)) or not hasattr(seed, "__len__"):
+                raise _core.MciaError(f"MciaVectorEnv.reset: seed must be an int, a sequence of per-env ints (or None), or None; got {seed!r}")
+            seeds_list = [check_seed(s, f"MciaVectorEnv.reset (seed of env {i})") for i, s in enumerate(seed)]
             if len(seeds_list) != self.num_envs:
-                raise ValueError(f"seed list must have {self.num_envs} entries (one per env), got {len(seeds_list)}")
+                raise _core.MciaError(f"MciaVectorEnv.reset: the seed list must have {self.num_envs} entries (one per env), got {len(seeds_list)}")
             given = np.array([s is not None for s in seeds_list])
             base = np.ones(self.num_envs, dtype=np.bool_) if mask is None else mask
-            seeds = np.array([0 if s is None else int(s) for s in seeds_list], dtype=np.uint64)
+            seeds = np.array([0 if s is None else s for s in seeds_list], dtype=np.uint64)
             obs = info = None
             if np.any(base & given):
                 obs, info = self._core.reset(seeds, base & given)
@@ -225,7 +228,7 @@ class MciaVectorEnv(VectorEnv):
 
     def __getstate__(self) -> dict:
         return {
-            "config": self.config.to_dict(),
+            "config": self.config.self_contained().to_dict(),
             "num_envs": self.num_envs,
             "num_threads": self._core.num_threads,
             "autoreset_mode": self.autoreset_mode,

@@ -266,6 +266,8 @@ impl Slot<'_> {
 
     /// Scales one offloading device's bandwidth or compute weight at a time by a few factors and keeps each
     /// change that improves the search objective; returns whether anything changed (and updates `best`).
+    /// Weights stay in the action space's [0, 1]: a candidate whose largest weight exceeds 1 is divided by it
+    /// before it is evaluated, so what is scored is exactly what the action will hold.
     fn refine_weights(&self, d: &mut Decision, best: &mut Score) -> bool {
         const FACTORS: [f64; 4] = [0.25, 0.5, 2.0, 4.0];
         let mut changed = false;
@@ -277,25 +279,38 @@ impl Slot<'_> {
                 if !self.offloads(k, d.p[k]) {
                     continue;
                 }
-                let original = if dim == 0 { d.wb[k] } else { d.wc[k] };
-                let w0 = original.max(self.eps);
+                let original = if dim == 0 { d.wb.clone() } else { d.wc.clone() };
                 let (mut best_w, mut best_value) = (None, *best);
                 for f in FACTORS {
-                    let weights = if dim == 0 { &mut d.wb } else { &mut d.wc };
-                    weights[k] = w0 * f;
+                    let mut cand = original.clone();
+                    cand[k] = cand[k].max(self.eps) * f;
+                    let top = cand.iter().cloned().fold(0.0, f64::max);
+                    if top > 1.0 {
+                        cand.iter_mut().for_each(|w| *w /= top);
+                    }
+                    if dim == 0 {
+                        d.wb = cand;
+                    } else {
+                        d.wc = cand;
+                    }
                     let value = self.objective(d);
+                    let cand = if dim == 0 { std::mem::take(&mut d.wb) } else { std::mem::take(&mut d.wc) };
                     if self.better(value, best_value) {
-                        (best_w, best_value) = (Some(w0 * f), value);
+                        (best_w, best_value) = (Some(cand), value);
                     }
                 }
-                let weights = if dim == 0 { &mut d.wb } else { &mut d.wc };
-                match best_w {
+                let chosen = match best_w {
                     Some(w) => {
-                        weights[k] = w;
                         *best = best_value;
                         changed = true;
+                        w
                     }
-                    None => weights[k] = original,
+                    None => original,
+                };
+                if dim == 0 {
+                    d.wb = chosen;
+                } else {
+                    d.wc = chosen;
                 }
             }
         }

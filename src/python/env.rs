@@ -7,7 +7,7 @@ use pyo3::types::PyDict;
 
 use super::actions::{read_indices, read_weights};
 use super::buffers::{EnvSet, Ring};
-use super::errors::{action_err, snapshot_err, step_err, SnapshotError};
+use super::errors::{action_err, borrow_mut, guard, snapshot_err, step_err, SnapshotError};
 use super::scenario_from_json;
 use crate::action::ActionRef;
 use crate::env::{Env, Snapshot};
@@ -33,16 +33,7 @@ impl CoreEnv {
     #[new]
     #[pyo3(signature = (config_json, seed, with_info = true, copy = true, label = "MciaEnv"))]
     fn new(config_json: &str, seed: u64, with_info: bool, copy: bool, label: &str) -> PyResult<Self> {
-        let sc = scenario_from_json(config_json)?;
-        let n = sc.n;
-        Ok(Self {
-            env: Env::new(sc, seed),
-            label: label.to_string(),
-            ring: Ring::new(!copy),
-            with_info,
-            scratch_i: (Array2::zeros((1, n)), Array2::zeros((1, n))),
-            scratch_f: (Array2::zeros((1, n)), Array2::zeros((1, n))),
-        })
+        guard(|| Self::create(config_json, seed, with_info, copy, label))
     }
 
     /// Number of end devices N.
@@ -89,11 +80,8 @@ impl CoreEnv {
 
     /// Starts an episode (reseeding first when `seed` is given). Returns `(obs, info)`.
     #[pyo3(signature = (seed = None))]
-    fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyDict>)> {
-        let i = acquire(py, &mut self.ring, &self.env, self.with_info)?;
-        let env = &mut self.env;
-        self.ring.get(i).with_views(py, self.ring.exclusive(), |obs, info| env.reset(seed, obs, info))?.map_err(|e| step_err(e, Some(&self.label)))?;
-        self.ring.get(i).outputs(py)
+    fn reset<'py>(slf: &Bound<'py, Self>, seed: Option<u64>) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyDict>)> {
+        guard(|| borrow_mut(slf, "MciaEnv")?.reset_impl(slf.py(), seed))
     }
 
     /// Steps one slot with an action given field by field (any integer dtype for the indices, any number
@@ -101,6 +89,57 @@ impl CoreEnv {
     /// ActionError or ResetNeeded, leaving the state unchanged.
     #[allow(clippy::type_complexity)]
     fn step<'py>(
+        slf: &Bound<'py, Self>,
+        version: &Bound<'py, PyAny>,
+        partition: &Bound<'py, PyAny>,
+        bandwidth: &Bound<'py, PyAny>,
+        compute: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyArray1<f32>>, f64, bool, bool, Bound<'py, PyDict>)> {
+        guard(|| borrow_mut(slf, "MciaEnv")?.step_impl(slf.py(), version, partition, bandwidth, compute))
+    }
+
+    /// The full state (RNG included) as JSON.
+    fn snapshot(&self) -> String {
+        serde_json::to_string(&self.env.snapshot()).expect("snapshots serialise")
+    }
+
+    /// Restores a state from [`CoreEnv::snapshot`] JSON; on error nothing changes.
+    fn restore(slf: &Bound<'_, Self>, snapshot_json: &str) -> PyResult<()> {
+        guard(|| {
+            let snap: Snapshot = serde_json::from_str(snapshot_json).map_err(|e| SnapshotError::new_err(format!("snapshot: invalid JSON: {e}")))?;
+            borrow_mut(slf, "MciaEnv")?.env.restore(&snap).map_err(snapshot_err)
+        })
+    }
+
+    /// The random draws the next step will take, as JSON (the state is not changed).
+    fn peek_noise(&self) -> String {
+        serde_json::to_string(&self.env.peek_noise()).expect("noise serialises")
+    }
+}
+
+impl CoreEnv {
+    fn create(config_json: &str, seed: u64, with_info: bool, copy: bool, label: &str) -> PyResult<Self> {
+        let sc = scenario_from_json(config_json)?;
+        let n = sc.n;
+        Ok(Self {
+            env: Env::new(sc, seed),
+            label: label.to_string(),
+            ring: Ring::new(!copy),
+            with_info,
+            scratch_i: (Array2::zeros((1, n)), Array2::zeros((1, n))),
+            scratch_f: (Array2::zeros((1, n)), Array2::zeros((1, n))),
+        })
+    }
+
+    fn reset_impl<'py>(&mut self, py: Python<'py>, seed: Option<u64>) -> PyResult<(Bound<'py, PyArray1<f32>>, Bound<'py, PyDict>)> {
+        let i = acquire(py, &mut self.ring, &self.env, self.with_info)?;
+        let env = &mut self.env;
+        self.ring.get(i).with_views(py, self.ring.exclusive(), |obs, info| env.reset(seed, obs, info))?.map_err(|e| step_err(e, Some(&self.label)))?;
+        self.ring.get(i).outputs(py)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn step_impl<'py>(
         &mut self,
         py: Python<'py>,
         version: &Bound<'py, PyAny>,
@@ -128,22 +167,6 @@ impl CoreEnv {
         let out = self.ring.get(i).with_views(py, self.ring.exclusive(), |obs, info| env.step(&action, obs, info))?.map_err(|e| step_err(e, Some(label)))?;
         let (obs, info) = self.ring.get(i).outputs(py)?;
         Ok((obs, out.reward, out.terminated, out.truncated, info))
-    }
-
-    /// The full state (RNG included) as JSON.
-    fn snapshot(&self) -> String {
-        serde_json::to_string(&self.env.snapshot()).expect("snapshots serialise")
-    }
-
-    /// Restores a state from [`CoreEnv::snapshot`] JSON; on error nothing changes.
-    fn restore(&mut self, snapshot_json: &str) -> PyResult<()> {
-        let snap: Snapshot = serde_json::from_str(snapshot_json).map_err(|e| SnapshotError::new_err(format!("snapshot: invalid JSON: {e}")))?;
-        self.env.restore(&snap).map_err(snapshot_err)
-    }
-
-    /// The random draws the next step will take, as JSON (the state is not changed).
-    fn peek_noise(&self) -> String {
-        serde_json::to_string(&self.env.peek_noise()).expect("noise serialises")
     }
 }
 

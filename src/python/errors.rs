@@ -3,7 +3,7 @@
 
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
-use pyo3::PyErr;
+use pyo3::{PyErr, PyResult};
 
 use crate::error::{ActionError as CoreActionError, ConfigError as CoreConfigError, PolicyError as CorePolicyError, SnapshotError as CoreSnapshotError, StepError};
 
@@ -36,9 +36,48 @@ pub(crate) fn step_err(e: StepError, label: Option<&str>) -> PyErr {
         StepError::Action(_) => ActionError::new_err(message),
         StepError::NeedsReset { .. } => ResetNeeded::new_err(message),
         StepError::Shape { .. } => MciaError::new_err(message),
+        StepError::OutOfMemory { .. } => pyo3::Python::attach(|py| out_of_memory(py, message)),
     }
 }
 
 pub(crate) fn action_err(e: CoreActionError, label: Option<&str>) -> PyErr {
     step_err(StepError::Action(e), label)
+}
+
+create_exception!(mcia, InternalError, MciaError, "A bug in mcia (a Rust panic caught at the boundary); please report it with the message.");
+create_exception!(mcia, ConcurrentUseError, MciaError, "An environment used from two threads at once: each environment serves one call at a time.");
+
+/// Runs `f`, turning a panic into an [`InternalError`] that says it is a bug, so that no panic reaches Python
+/// as a `BaseException`.
+pub(crate) fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
+            Err(InternalError::new_err(format!("internal error, a bug in mcia (please report it): {what}")))
+        }
+    }
+}
+
+/// The exclusive borrow of a pyclass, or a [`ConcurrentUseError`] naming `what` when another thread holds it.
+pub(crate) fn borrow_mut<'py, T: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_struct::False>>(obj: &pyo3::Bound<'py, T>, what: &str) -> PyResult<pyo3::PyRefMut<'py, T>> {
+    obj.try_borrow_mut().map_err(|_| ConcurrentUseError::new_err(format!("{what} is in use by another call (another thread is stepping or resetting it); an environment serves one call at a time")))
+}
+
+/// `mcia.OutOfMemoryError`: both an [`MciaError`] and a `MemoryError`, for allocations that fail.
+pub(crate) fn out_of_memory(py: pyo3::Python<'_>, message: String) -> PyErr {
+    static TYPE: pyo3::sync::PyOnceLock<pyo3::Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
+    let ty = TYPE.get_or_try_init(py, || -> pyo3::PyResult<_> {
+        use pyo3::types::PyAnyMethods;
+        let bases = (py.get_type::<MciaError>(), py.get_type::<pyo3::exceptions::PyMemoryError>());
+        let dict = pyo3::types::PyDict::new(py);
+        pyo3::types::PyDictMethods::set_item(&dict, "__module__", "mcia")?;
+        pyo3::types::PyDictMethods::set_item(&dict, "__doc__", "Memory for an environment could not be allocated (an mcia.MciaError and a MemoryError).")?;
+        let t = py.get_type::<pyo3::types::PyType>().call1(("OutOfMemoryError", bases, dict))?;
+        Ok(t.cast_into::<pyo3::types::PyType>()?.unbind())
+    });
+    match ty {
+        Ok(t) => PyErr::from_type(t.bind(py).clone(), message),
+        Err(e) => e,
+    }
 }

@@ -131,6 +131,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ResetNeeded", py.get_type::<ResetNeeded>())?;
     m.add("SnapshotError", py.get_type::<SnapshotError>())?;
     m.add("PolicyError", py.get_type::<PolicyError>())?;
+    m.add("InternalError", py.get_type::<errors::InternalError>())?;
+    m.add("ConcurrentUseError", py.get_type::<errors::ConcurrentUseError>())?;
     m.add_class::<env::CoreEnv>()?;
     m.add_class::<vec_env::CoreVecEnv>()?;
     m.add_class::<policy::CorePolicy>()?;

@@ -3,7 +3,7 @@
 use numpy::{PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 
-use super::errors::policy_err;
+use super::errors::{borrow_mut, guard, policy_err};
 use super::scenario_from_json;
 use super::vec_env::CoreVecEnv;
 use crate::action::ActionsMut;
@@ -27,6 +27,32 @@ impl CorePolicy {
     #[new]
     #[pyo3(signature = (name, config_json, version = None, seed = 0, freeze = None, frozen_versions = None, table_json = None))]
     fn new(name: &str, config_json: &str, version: Option<usize>, seed: u64, freeze: Option<Vec<String>>, frozen_versions: Option<[usize; 2]>, table_json: Option<&str>) -> PyResult<Self> {
+        guard(|| Self::create(name, config_json, version, seed, freeze, frozen_versions, table_json))
+    }
+
+    /// The policy's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+    /// Writes the action for every environment of `venv` into the C-contiguous `(B, N)` arrays given (GIL
+    /// released).
+    fn act_into(
+        &self,
+        py: Python<'_>,
+        venv: &Bound<'_, CoreVecEnv>,
+        version: &Bound<'_, PyArray2<i64>>,
+        partition: &Bound<'_, PyArray2<i64>>,
+        bandwidth: &Bound<'_, PyArray2<f64>>,
+        compute: &Bound<'_, PyArray2<f64>>,
+    ) -> PyResult<()> {
+        guard(|| self.act_impl(py, venv, version, partition, bandwidth, compute))
+    }
+}
+
+impl CorePolicy {
+    #[allow(clippy::too_many_arguments)]
+    fn create(name: &str, config_json: &str, version: Option<usize>, seed: u64, freeze: Option<Vec<String>>, frozen_versions: Option<[usize; 2]>, table_json: Option<&str>) -> PyResult<Self> {
         let sc = scenario_from_json(config_json)?;
         let mut opts = PolicyOptions { version, seed, ..PolicyOptions::default() };
         for dim in freeze.unwrap_or_default() {
@@ -48,23 +74,17 @@ impl CorePolicy {
         Ok(Self { name: name.to_string(), policy, n: sc.n })
     }
 
-    /// The policy's name.
-    #[getter]
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Writes the action for every environment of `venv` into the C-contiguous `(B, N)` arrays given (GIL
-    /// released).
-    fn act_into(
+    #[allow(clippy::too_many_arguments)]
+    fn act_impl(
         &self,
         py: Python<'_>,
-        mut venv: PyRefMut<'_, CoreVecEnv>,
+        venv: &Bound<'_, CoreVecEnv>,
         version: &Bound<'_, PyArray2<i64>>,
         partition: &Bound<'_, PyArray2<i64>>,
         bandwidth: &Bound<'_, PyArray2<f64>>,
         compute: &Bound<'_, PyArray2<f64>>,
     ) -> PyResult<()> {
+        let mut venv = borrow_mut(venv, "MciaVectorEnv")?;
         if venv.vec.scenario().n != self.n {
             return Err(policy_err(PolicyError::new("venv", format!("the policy was built for {} devices, the vector env has {}", self.n, venv.vec.scenario().n))));
         }

@@ -7,11 +7,31 @@ use pyo3::types::{PyDict, PyTuple};
 
 use super::actions::{read_indices, read_weights, view_of};
 use super::buffers::{Ring, StepOut, VecSet};
-use super::errors::{snapshot_err, step_err, MciaError, SnapshotError};
+use super::errors::{borrow_mut, guard, out_of_memory, snapshot_err, step_err, MciaError, SnapshotError};
 use super::scenario_from_json;
 use crate::action::{Actions, ActionsBuf};
 use crate::env::Snapshot;
 use crate::vec_env::{AutoresetMode, VecEnv};
+
+/// How errors and contention messages name the vector env.
+const LABEL: &str = "MciaVectorEnv";
+
+/// Refuses up front a vector env that would not fit in the memory available now (Linux: `MemAvailable`), so
+/// that a huge `num_envs` is an `OutOfMemoryError`, not an aborted process.
+fn check_memory(py: Python<'_>, sc: &crate::scenario::Scenario, num_envs: usize) -> PyResult<()> {
+    let need = crate::vec_env::estimated_bytes(sc, num_envs);
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        t.lines().find(|l| l.starts_with("MemAvailable:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<u64>().ok()).map(|kb| kb * 1024)
+    });
+    match (need, available) {
+        (None, _) => Err(out_of_memory(py, format!("MciaVectorEnv(num_envs={num_envs}): more memory than can be addressed"))),
+        (Some(need), Some(avail)) if need > avail => Err(out_of_memory(
+            py,
+            format!("MciaVectorEnv(num_envs={num_envs}) needs about {:.1} GB, only {:.1} GB of memory are available", need as f64 / 1e9, avail as f64 / 1e9),
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// Many environments stepped in parallel into numpy arrays handed out without copying. Python's
 /// `mcia.MciaVectorEnv` wraps it.
@@ -34,18 +54,8 @@ impl CoreVecEnv {
     /// every call returns the same arrays, overwritten in place.
     #[new]
     #[pyo3(signature = (config_json, num_envs, seed = 0, autoreset = "next_step", num_threads = 0, with_info = true, copy = true))]
-    fn new(config_json: &str, num_envs: usize, seed: u64, autoreset: &str, num_threads: usize, with_info: bool, copy: bool) -> PyResult<Self> {
-        let mode = match autoreset {
-            "next_step" => AutoresetMode::NextStep,
-            "same_step" => AutoresetMode::SameStep,
-            other => return Err(PyValueError::new_err(format!("autoreset must be 'next_step' or 'same_step', got {other:?}"))),
-        };
-        let sc = scenario_from_json(config_json)?;
-        let n = sc.n;
-        let mut vec = VecEnv::new(sc, num_envs, seed, mode, num_threads).map_err(|e| step_err(e, None))?;
-        // The arrays written are the ring's; the core's own outputs would only take memory.
-        vec.set_with_info(false);
-        Ok(Self { vec, ring: Ring::new(!copy), with_info, last: None, scratch: ActionsBuf::zeros(num_envs, n) })
+    fn new(py: Python<'_>, config_json: &str, num_envs: usize, seed: u64, autoreset: &str, num_threads: usize, with_info: bool, copy: bool) -> PyResult<Self> {
+        guard(|| Self::create(py, config_json, num_envs, seed, autoreset, num_threads, with_info, copy))
     }
 
     /// Number of environments B.
@@ -119,7 +129,49 @@ impl CoreVecEnv {
     /// Resets every environment (or those where `mask` is true), reseeding env i with `seeds[i]` when given.
     /// Returns `(obs, info)`; rows of environments left alone keep their last values.
     #[pyo3(signature = (seeds = None, mask = None))]
-    fn reset<'py>(&mut self, py: Python<'py>, seeds: Option<PyReadonlyArray1<'_, u64>>, mask: Option<PyReadonlyArray1<'_, bool>>) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyDict>)> {
+    fn reset<'py>(slf: &Bound<'py, Self>, seeds: Option<PyReadonlyArray1<'_, u64>>, mask: Option<PyReadonlyArray1<'_, bool>>) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyDict>)> {
+        guard(|| borrow_mut(slf, LABEL)?.reset_impl(slf.py(), seeds, mask))
+    }
+
+    /// Steps every environment; each action field is `(B, N)` (any integer dtype for indices, any number
+    /// dtype for weights, any layout). The whole batch is validated first: on ActionError no environment
+    /// changes. Returns `(obs, rewards, terminated, truncated, info)`, and in SAME_STEP mode also the final
+    /// observations `(B, 7N + 3)` and the final info dict (rows of environments that ended are valid).
+    fn step<'py>(slf: &Bound<'py, Self>, version: &Bound<'py, PyAny>, partition: &Bound<'py, PyAny>, bandwidth: &Bound<'py, PyAny>, compute: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+        guard(|| borrow_mut(slf, LABEL)?.step_impl(slf.py(), version, partition, bandwidth, compute))
+    }
+    /// The outputs of the last call, `(obs, rewards, terminated, truncated, info)`, or None before any.
+    fn last_outputs<'py>(&self, py: Python<'py>) -> PyResult<Option<StepOut<'py>>> {
+        self.ring.last(self.last).map(|s| s.outputs(py)).transpose()
+    }
+
+    /// Status of every environment: 0 never reset, 1 running, 2 ended (will autoreset on the next step).
+    fn statuses(&self) -> Vec<u8> {
+        self.vec.envs().iter().map(|e| e.status() as u8).collect()
+    }
+
+    /// The full state of every environment (RNG included) as JSON (a list of snapshots).
+    fn snapshot(&self) -> String {
+        serde_json::to_string(&self.vec.snapshot()).expect("snapshots serialise")
+    }
+
+    /// Restores every environment from [`CoreVecEnv::snapshot`] JSON; on error nothing changes.
+    fn restore(slf: &Bound<'_, Self>, snapshot_json: &str) -> PyResult<()> {
+        guard(|| {
+            let snaps: Vec<Snapshot> = serde_json::from_str(snapshot_json).map_err(|e| SnapshotError::new_err(format!("snapshot: invalid JSON: {e}")))?;
+            borrow_mut(slf, LABEL)?.vec.restore(&snaps).map_err(snapshot_err)
+        })
+    }
+
+    /// The random draws env i's next step will take, as JSON.
+    fn peek_noise(&self, i: usize) -> PyResult<String> {
+        let env = self.vec.envs().get(i).ok_or_else(|| MciaError::new_err(format!("env index {i} out of range 0..{}", self.vec.num_envs())))?;
+        Ok(serde_json::to_string(&env.peek_noise()).expect("noise serialises"))
+    }
+}
+
+impl CoreVecEnv {
+    fn reset_impl<'py>(&mut self, py: Python<'py>, seeds: Option<PyReadonlyArray1<'_, u64>>, mask: Option<PyReadonlyArray1<'_, bool>>) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyDict>)> {
         let seeds_slice = seeds.as_ref().map(|s| s.as_slice()).transpose()?;
         let mask_slice = mask.as_ref().map(|m| m.as_slice()).transpose()?;
         let i = acquire(py, &mut self.ring, &self.vec, self.with_info, self.last, mask_slice.is_some())?;
@@ -131,11 +183,7 @@ impl CoreVecEnv {
         Ok((obs, info))
     }
 
-    /// Steps every environment; each action field is `(B, N)` (any integer dtype for indices, any number
-    /// dtype for weights, any layout). The whole batch is validated first: on ActionError no environment
-    /// changes. Returns `(obs, rewards, terminated, truncated, info)`, and in SAME_STEP mode also the final
-    /// observations `(B, 7N + 3)` and the final info dict (rows of environments that ended are valid).
-    fn step<'py>(&mut self, py: Python<'py>, version: &Bound<'py, PyAny>, partition: &Bound<'py, PyAny>, bandwidth: &Bound<'py, PyAny>, compute: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    fn step_impl<'py>(&mut self, py: Python<'py>, version: &Bound<'py, PyAny>, partition: &Bound<'py, PyAny>, bandwidth: &Bound<'py, PyAny>, compute: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
         let (b, n) = (self.vec.num_envs(), self.vec.scenario().n);
         let (label, shape) = ("MciaVectorEnv", [b, n]);
         let s = &mut self.scratch;
@@ -167,31 +215,20 @@ impl CoreVecEnv {
         PyTuple::new(py, [obs.into_any(), rew.into_any(), term.into_any(), trunc.into_any(), info.into_any()])
     }
 
-    /// The outputs of the last call, `(obs, rewards, terminated, truncated, info)`, or None before any.
-    fn last_outputs<'py>(&self, py: Python<'py>) -> PyResult<Option<StepOut<'py>>> {
-        self.ring.last(self.last).map(|s| s.outputs(py)).transpose()
-    }
-
-    /// Status of every environment: 0 never reset, 1 running, 2 ended (will autoreset on the next step).
-    fn statuses(&self) -> Vec<u8> {
-        self.vec.envs().iter().map(|e| e.status() as u8).collect()
-    }
-
-    /// The full state of every environment (RNG included) as JSON (a list of snapshots).
-    fn snapshot(&self) -> String {
-        serde_json::to_string(&self.vec.snapshot()).expect("snapshots serialise")
-    }
-
-    /// Restores every environment from [`CoreVecEnv::snapshot`] JSON; on error nothing changes.
-    fn restore(&mut self, snapshot_json: &str) -> PyResult<()> {
-        let snaps: Vec<Snapshot> = serde_json::from_str(snapshot_json).map_err(|e| SnapshotError::new_err(format!("snapshot: invalid JSON: {e}")))?;
-        self.vec.restore(&snaps).map_err(snapshot_err)
-    }
-
-    /// The random draws env i's next step will take, as JSON.
-    fn peek_noise(&self, i: usize) -> PyResult<String> {
-        let env = self.vec.envs().get(i).ok_or_else(|| MciaError::new_err(format!("env index {i} out of range 0..{}", self.vec.num_envs())))?;
-        Ok(serde_json::to_string(&env.peek_noise()).expect("noise serialises"))
+    #[allow(clippy::too_many_arguments)]
+    fn create(py: Python<'_>, config_json: &str, num_envs: usize, seed: u64, autoreset: &str, num_threads: usize, with_info: bool, copy: bool) -> PyResult<Self> {
+        let mode = match autoreset {
+            "next_step" => AutoresetMode::NextStep,
+            "same_step" => AutoresetMode::SameStep,
+            other => return Err(PyValueError::new_err(format!("autoreset must be 'next_step' or 'same_step', got {other:?}"))),
+        };
+        let sc = scenario_from_json(config_json)?;
+        let n = sc.n;
+        check_memory(py, &sc, num_envs)?;
+        let mut vec = VecEnv::new(sc, num_envs, seed, mode, num_threads).map_err(|e| step_err(e, None))?;
+        // The arrays written are the ring's; the core's own outputs would only take memory.
+        vec.set_with_info(false);
+        Ok(Self { vec, ring: Ring::new(!copy), with_info, last: None, scratch: ActionsBuf::zeros(num_envs, n) })
     }
 }
 

@@ -71,6 +71,9 @@ CURVE_FILE = "learning_curve.csv"
 
 #: Seeds of the validation episodes used during training (disjoint from the evaluation seeds 0..19).
 VALIDATION_SEED = 1_000_000
+#: First seed of the training environments (environment i of a run with agent seed s: TRAINING_SEED +
+#: 10_000 s + i), disjoint from the evaluation and the validation seeds.
+TRAINING_SEED = 2_000_000
 
 
 @dataclass
@@ -94,6 +97,12 @@ class HPPOParams:
     # q_n (alpha = (1 - w) / tau): a queue that grows is felt at once, not only when later tasks wait for it.
     # It leaves the optimal policy unchanged (Ng et al. 1999); 0 turns it off.
     backlog_shaping: float = 1.0
+    # Warm start: imitate a built-in policy (its (version, cut) and share weights, and the critic its
+    # returns) on this many environment steps before PPO; "" or 0 steps to start from scratch. The teacher's
+    # episodes run on training seeds.
+    teacher: str = "greedy"
+    teacher_steps: int = 25_600
+    teacher_epochs: int = 10
     ent_coef: float = 0.002  # entropy bonus of the (version, cut) categorical
     ent_coef_share: float = 0.0005  # entropy bonus of the Beta share weights
     vf_coef: float = 0.5
@@ -370,7 +379,9 @@ class HybridPPO:
         iters = max(1, math.ceil(total_timesteps / batch))
         if self._venv is None:
             self._venv = self._make_env()
-            self._obs, _ = self._venv.reset(seed=self.seed)
+            self._obs, _ = self._venv.reset(seed=TRAINING_SEED + 10_000 * self.seed)
+            if p.teacher and p.teacher_steps > 0 and self.num_timesteps == 0:
+                self.imitate(p.teacher, p.teacher_steps, p.teacher_epochs)
             self._ep_ret = np.zeros(B)
             self._disc_ret = np.zeros(B)
             self._recent: List[float] = []
@@ -507,7 +518,11 @@ class HybridPPO:
                         writer.add_scalar(f"hppo/{k_}", v_, self.num_timesteps)
             if bar is not None:
                 bar.update(batch)
-                bar.set_postfix_str(f"return {row['episode_return']:.2f}, best validation {self.best_validation:.2f}")
+                ret = row["episode_return"]
+                best = self.best_validation
+                # Before the first training episode ends (100 steps per env) there is no return to show yet.
+                bar.set_postfix_str(("return " + (f"{ret:.2f}" if math.isfinite(ret) else "(no episode finished yet)"))
+                                    + (f", best validation {best:.2f}" if math.isfinite(best) else ""))
             if callback is not None and callback(row) is False:
                 break
             if time_limit_s is not None and now - start >= time_limit_s:
@@ -600,6 +615,83 @@ class HybridPPO:
         y, yhat = ret.sum(-1), old_val.sum(-1)
         out["explained_variance"] = float(1 - (y - yhat).var() / (y.var() + 1e-12))
         return out
+
+    # -- warm start ------------------------------------------------------------------------------------
+
+    def imitate(self, teacher: str, steps: int, epochs: int) -> Dict[str, float]:
+        """Behaviour cloning of the built-in policy ``teacher`` on ``steps`` environment steps of its own
+        episodes (training seeds): the (version, cut) head learns the teacher's choices (cross-entropy), the
+        share head its weights (Beta likelihood), and the critic the per-device discounted returns the
+        teacher earned. Counts as training time but not as training steps. Returns the final losses."""
+        from ..policies import RustPolicy
+
+        p, n, L = self.params, self.n, self.l
+        b = min(p.num_envs, max(1, steps // self.config["time"]["episode_slots"]))
+        slots = max(1, steps // b)
+        venv = MciaVectorEnv(b, self.config, num_threads=p.env_threads, info=True, copy=False)
+        policy = RustPolicy(teacher, self.config)
+        obs, _ = venv.reset(seed=TRAINING_SEED + 10_000 * self.seed + 5_000)
+        xs, joints, ws, tasks, offl, rews = [], [], [], [], [], []
+        for _ in range(slots):
+            a = policy(venv)
+            xs.append(obs.copy())
+            joints.append(a["version"] * (L + 1) + a["partition"])
+            # The env normalises weights over the offloading devices, so only ratios matter: scale each row's
+            # weights to a maximum of 0.9 as Beta targets.
+            bw, cw = a["bandwidth"].copy(), a["compute"].copy()
+            for w in (bw, cw):
+                w /= np.maximum(w.max(axis=1, keepdims=True), 1e-12) / 0.9
+            ws.append(np.stack([bw, cw], -1).clip(_BETA_EPS * 10, 1 - _BETA_EPS * 10))
+            task = (obs[:, 0 : 7 * n : 7] + obs[:, 1 : 7 * n : 7]) > 0
+            tasks.append(task)
+            offl.append(task & (a["partition"] < L))
+            obs, rew, term, trunc, info = venv.step(a)
+            util = np.nan_to_num(info["utility"], nan=0.0)
+            r = util / np.maximum(task.sum(1), 1)[:, None]
+            if p.backlog_shaping:
+                r = r + self._backlog_shaping(info, np.zeros(b, bool))
+            rews.append(r)
+        x = np.concatenate(xs)
+        if p.norm_obs:
+            self.obs_rms.update(x)
+        # Per-device discounted returns of the teacher's episodes (the segment ends at its last slot).
+        ret = np.zeros((slots, b, n))
+        acc = np.zeros((b, n))
+        for t in reversed(range(slots)):
+            acc = rews[t] + p.gamma * acc
+            ret[t] = acc
+        if p.norm_reward:
+            self.ret_rms.update(ret.sum(-1).ravel())
+            ret = ret / math.sqrt(self.ret_rms.var + 1e-8)
+        X = torch.from_numpy(self.normalize(x))
+        J = torch.from_numpy(np.concatenate(joints)).long()
+        W = torch.from_numpy(np.concatenate(ws)).float()
+        T = torch.from_numpy(np.concatenate(tasks)).float()
+        O = torch.from_numpy(np.concatenate(offl)).float()
+        R = torch.from_numpy(ret.reshape(-1, n)).float()
+        opt = torch.optim.Adam(list(self.policy.parameters()) + list(self.critic.parameters()), lr=p.learning_rate)
+        m = X.shape[0]
+        mb = min(p.minibatch_size, m)
+        losses: Dict[str, float] = {}
+        for _ in range(epochs):
+            perm = torch.randperm(m, generator=self._gen)
+            for s0 in range(0, m, mb):
+                idx = perm[s0 : s0 + mb]
+                logits, a_, b_ = self.policy(X[idx])
+                logsm = torch.log_softmax(logits, -1)
+                ce = -(logsm.gather(-1, J[idx].unsqueeze(-1)).squeeze(-1) * T[idx]).sum() / T[idx].sum().clamp(min=1.0)
+                lp_w, _ = _beta_logp_entropy(a_, b_, W[idx])
+                share = -(lp_w.sum(-1) * O[idx]).sum() / O[idx].sum().clamp(min=1.0)
+                v_loss = 0.5 * (self.critic(X[idx]) - R[idx]).pow(2).sum(-1).mean()
+                loss = ce + 0.1 * share + p.vf_coef * v_loss
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(list(self.policy.parameters()) + list(self.critic.parameters()), p.max_grad_norm)
+                opt.step()
+                losses = {"imitation_ce": ce.item(), "imitation_share_nll": share.item(), "imitation_value_loss": v_loss.item()}
+        if self.verbose:
+            print(f"[hppo] imitated {teacher} on {m} decisions: " + ", ".join(f"{k} {v:.3f}" for k, v in losses.items()), flush=True)
+        return losses
 
     # -- validation ------------------------------------------------------------------------------------
 
