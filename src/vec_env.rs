@@ -423,6 +423,11 @@ impl RowOp for ResetRows<'_> {
     #[inline(always)]
     fn apply<V: Vector>(&self, i: usize, env: &mut Env, row: Row<'_>) {
         if self.mask.is_some_and(|m| !m[i]) {
+            // Left alone, but its observation row is written from its state: a batch's observation is always
+            // complete, whatever buffers the caller brings (after unpickling, say).
+            if env.status() != Status::NeverReset {
+                env.write_obs(row.obs);
+            }
             return;
         }
         env.reset_prevalidated(self.seeds.map(|s| s[i]), row.obs, row.info);

@@ -1,9 +1,18 @@
 """Shared fixtures for the Python tests."""
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 import mcia
+
+# Fuzzing budgets (tests/test_fuzz.py): "ci" keeps the whole fuzz file near a minute on 2 cores; "long" is for
+# local runs (`python -m pytest tests/test_fuzz.py --hypothesis-profile=long`).
+settings.register_profile("ci", max_examples=800, deadline=None, derandomize=True)
+settings.register_profile("long", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -137,3 +137,62 @@ proptest! {
         prop_assert_eq!(obs, obs_before);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+
+    /// A snapshot with any one field set to any value either restores (and then steps finitely) or is a
+    /// SnapshotError that leaves the environment as it was.
+    #[test]
+    fn tampered_snapshots_restore_validly_or_change_nothing(seed in any::<u64>(), which in 0usize..9, device in 0usize..10, value in prop_oneof![any::<f64>(), Just(f64::NAN), Just(f64::INFINITY), Just(1e200), Just(-1.0), Just(0.0), Just(600.0)], int in any::<u32>()) {
+        let sc = Arc::new(Scenario::new(&Config::default()).unwrap());
+        let n = sc.n;
+        let mut env = Env::new(sc.clone(), seed);
+        let mut obs = vec![0.0f32; sc.obs_dim()];
+        env.reset(None, &mut obs, None).unwrap();
+        let good = env.snapshot();
+        let mut snap = good.clone();
+        let d = &mut snap.devices[device % n];
+        match which {
+            0 => snap.t = int,
+            1 => snap.edge_load = (int % 300) as u8,
+            2 => snap.edge_backlog_s = value,
+            3 => d.distance_m = value,
+            4 => d.h_re = value,
+            5 => d.h_im = value,
+            6 => d.backlog_s = value,
+            7 => d.task = (int % 256) as u8,
+            _ => d.load = (int % 256) as u8,
+        }
+        match env.restore(&snap) {
+            Err(_) => prop_assert_eq!(env.snapshot(), good),
+            Ok(()) => {
+                let (v, p, b, c) = actions(&sc, seed, 0);
+                let out = env.step(&ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c }, &mut obs, None);
+                if let Ok(out) = out {
+                    prop_assert!(out.reward.is_finite());
+                    prop_assert!(obs.iter().all(|x| x.is_finite()));
+                    prop_assert!(env.devices().iter().all(|d| d.backlog_s.is_finite()));
+                }
+            }
+        }
+    }
+
+    /// Weights of any finite size (1e308 included) give finite latencies and backlogs for good.
+    #[test]
+    fn absurd_but_valid_weights_never_poison_the_state(seed in any::<u64>(), big in prop_oneof![Just(f64::MAX), Just(1e308), Just(1e-320), Just(0.0), 1e-12f64..1e12]) {
+        let sc = Arc::new(Scenario::new(&Config::default()).unwrap());
+        let n = sc.n;
+        let mut env = Env::new(sc.clone(), seed);
+        let mut obs = vec![0.0f32; sc.obs_dim()];
+        env.reset(None, &mut obs, None).unwrap();
+        for step in 0..30 {
+            let (v, p, _, _) = actions(&sc, seed, step);
+            let w: Vec<f64> = (0..n).map(|k| if k % 2 == 0 { big } else { 1e-300 }).collect();
+            let out = env.step(&ActionRef { version: &v, partition: &p, bandwidth: &w, compute: &w }, &mut obs, None).unwrap();
+            prop_assert!(out.reward.is_finite());
+            prop_assert!(env.devices().iter().all(|d| d.backlog_s.is_finite()) && env.edge_backlog_s().is_finite());
+            prop_assert!(obs.iter().all(|x| x.is_finite()));
+        }
+    }
+}

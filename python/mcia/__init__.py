@@ -15,7 +15,7 @@ from __future__ import annotations
 import gymnasium as _gym
 
 from . import _core, policies, spaces, wrappers, zoo
-from ._core import ActionError, ConfigError, MciaError, PolicyError, ResetNeeded, SnapshotError
+from ._core import ActionError, ConcurrentUseError, ConfigError, InternalError, MciaError, OutOfMemoryError, PolicyError, ResetNeeded, SnapshotError
 from .ablation import AblationResult, AblationSweep, ablate, ablate_sweep
 from .config import Config, scenarios
 from .env import MciaEnv
@@ -46,14 +46,17 @@ __all__ = [
     "AblationResult",
     "AblationSweep",
     "ActionError",
+    "ConcurrentUseError",
     "Comparison",
     "Config",
     "ConfigError",
     "ENV_ID",
     "EvalResult",
     "MciaEnv",
+    "InternalError",
     "MciaError",
     "MciaVectorEnv",
+    "OutOfMemoryError",
     "PolicyError",
     "ResetNeeded",
     "SnapshotError",

@@ -16,11 +16,14 @@ def _index_array(name: str, value: Any, where: str) -> np.ndarray:
     if arr.dtype == np.int64 and arr.flags.c_contiguous:
         return arr
     if arr.dtype.kind in "iu" or arr.dtype == np.bool_:
+        if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            raise _core.ActionError(f"{where}: action field '{name}' holds an index beyond any range: {int(arr.max())}")
         return np.ascontiguousarray(arr, dtype=np.int64)
     if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+        wide = arr.astype(np.float64)
+        if not np.all(np.isfinite(wide)) or np.any(wide != np.round(wide)) or np.any(np.abs(wide) >= 2.0**63):
             raise _core.ActionError(f"{where}: action field '{name}' must hold integer indices, got {arr!r}")
-        return np.ascontiguousarray(arr, dtype=np.int64)
+        return np.ascontiguousarray(wide, dtype=np.int64)
     raise _core.ActionError(f"{where}: action field '{name}' must hold integer indices, got dtype {arr.dtype}")
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 from typing import final
 
-__all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'PolicyError', 'InternalError', 'ConcurrentUseError', 'CoreEnv', 'CoreVecEnv', 'CorePolicy', 'POLICY_NAMES', 'FREEZE_DIMENSIONS', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'static_search', 'preset_names', 'preset', 'INFO_F64_FIELDS', 'INFO_F64_SCALARS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', 'OBS_GLOBAL_FIELDS', 'OBS_DEVICE_HIGH', '__version__']
+__all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'PolicyError', 'InternalError', 'ConcurrentUseError', 'OutOfMemoryError', 'CoreEnv', 'CoreVecEnv', 'CorePolicy', 'POLICY_NAMES', 'FREEZE_DIMENSIONS', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'static_search', 'preset_names', 'preset', 'INFO_F64_FIELDS', 'INFO_F64_SCALARS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', 'OBS_GLOBAL_FIELDS', 'OBS_DEVICE_HIGH', '__version__']
 
 __version__: str
 INFO_F64_FIELDS: List[str]
@@ -41,6 +41,9 @@ class InternalError(MciaError):
 
 class ConcurrentUseError(MciaError):
     """An environment used from two threads at once: each environment serves one call at a time."""
+
+class OutOfMemoryError(MciaError, MemoryError):
+    """Memory for an environment could not be allocated (an mcia.MciaError and a MemoryError)."""
 
 def normalize_config(text: str, format: str = "json") -> str:
     """Parses `text` (JSON or TOML), fills in defaults, validates, and returns the full config as JSON."""

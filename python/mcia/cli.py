@@ -1,5 +1,5 @@
 """The ``mcia`` command line: ``mcia train``, ``mcia evaluate``, ``mcia compare``, ``mcia ablate``,
-``mcia sweep``, ``mcia static``, ``mcia scenarios``, ``mcia bench``.
+``mcia sweep``, ``mcia static``, ``mcia scenarios``, ``mcia bench``, ``mcia soak``.
 
 Every command takes the scenario as ``--scenario NAME`` (a preset, see ``mcia scenarios``) or
 ``--config FILE`` (a .json / .toml file), not both. Run ``mcia --help`` or ``mcia COMMAND --help``.
@@ -135,6 +135,21 @@ def cmd_scenarios(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    from .soak import soak
+
+    res = soak(_config(args), device_steps=args.device_steps, num_envs=args.envs, num_threads=args.threads, cycle_steps=args.cycle_steps,
+               seed=args.seed, progress=not args.quiet)
+    print(res.summary())
+    if args.out:
+        if os.path.dirname(args.out):
+            os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(res.to_dict(), f, indent=1)
+        print(f"wrote {args.out}")
+    return 0 if res.ok else 1
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -217,6 +232,17 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--show", metavar="NAME", help="print one preset's TOML")
     sc.add_argument("--full", action="store_true", help="with --show: also every field of the resulting scenario")
     sc.set_defaults(func=cmd_scenarios)
+
+    so = sub.add_parser("soak", help="step random valid actions at scale; check finiteness, bounds and memory (exit 1 on a violation)")
+    add_scenario_args(so)
+    so.add_argument("--device-steps", type=float, default=1e9, help="device decisions to step (default 1e9)")
+    so.add_argument("--envs", type=int, default=4096, help="environments per vector env (default 4096)")
+    so.add_argument("--cycle-steps", type=int, default=500, help="steps before the vector env is closed and made again (default 500)")
+    so.add_argument("--threads", type=int, default=None, help="Rust threads (default: every core)")
+    so.add_argument("--seed", type=int, default=0)
+    so.add_argument("--out", help="write the summary as JSON")
+    so.add_argument("--quiet", action="store_true", help="no progress bar")
+    so.set_defaults(func=cmd_soak)
 
     from .train import add_train_parser
 

@@ -64,20 +64,26 @@ pub(crate) fn borrow_mut<'py, T: pyo3::PyClass<Frozen = pyo3::pyclass::boolean_s
     obj.try_borrow_mut().map_err(|_| ConcurrentUseError::new_err(format!("{what} is in use by another call (another thread is stepping or resetting it); an environment serves one call at a time")))
 }
 
-/// `mcia.OutOfMemoryError`: both an [`MciaError`] and a `MemoryError`, for allocations that fail.
-pub(crate) fn out_of_memory(py: pyo3::Python<'_>, message: String) -> PyErr {
+/// `mcia.OutOfMemoryError`: both an [`MciaError`] and a `MemoryError`, for allocations that fail. Made once
+/// (a class with two bases), then cached.
+pub(crate) fn out_of_memory_type(py: pyo3::Python<'_>) -> PyResult<pyo3::Bound<'_, pyo3::types::PyType>> {
+    use pyo3::types::{PyAnyMethods, PyDictMethods};
     static TYPE: pyo3::sync::PyOnceLock<pyo3::Py<pyo3::types::PyType>> = pyo3::sync::PyOnceLock::new();
-    let ty = TYPE.get_or_try_init(py, || -> pyo3::PyResult<_> {
-        use pyo3::types::PyAnyMethods;
+    let ty = TYPE.get_or_try_init(py, || -> PyResult<_> {
         let bases = (py.get_type::<MciaError>(), py.get_type::<pyo3::exceptions::PyMemoryError>());
         let dict = pyo3::types::PyDict::new(py);
-        pyo3::types::PyDictMethods::set_item(&dict, "__module__", "mcia")?;
-        pyo3::types::PyDictMethods::set_item(&dict, "__doc__", "Memory for an environment could not be allocated (an mcia.MciaError and a MemoryError).")?;
+        dict.set_item("__module__", "mcia")?;
+        dict.set_item("__doc__", "Memory for an environment could not be allocated (an mcia.MciaError and a MemoryError).")?;
         let t = py.get_type::<pyo3::types::PyType>().call1(("OutOfMemoryError", bases, dict))?;
         Ok(t.cast_into::<pyo3::types::PyType>()?.unbind())
-    });
-    match ty {
-        Ok(t) => PyErr::from_type(t.bind(py).clone(), message),
+    })?;
+    Ok(ty.bind(py).clone())
+}
+
+/// An `mcia.OutOfMemoryError` with `message`.
+pub(crate) fn out_of_memory(py: pyo3::Python<'_>, message: String) -> PyErr {
+    match out_of_memory_type(py) {
+        Ok(t) => PyErr::from_type(t, message),
         Err(e) => e,
     }
 }

@@ -133,6 +133,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PolicyError", py.get_type::<PolicyError>())?;
     m.add("InternalError", py.get_type::<errors::InternalError>())?;
     m.add("ConcurrentUseError", py.get_type::<errors::ConcurrentUseError>())?;
+    m.add("OutOfMemoryError", errors::out_of_memory_type(py)?)?;
     m.add_class::<env::CoreEnv>()?;
     m.add_class::<vec_env::CoreVecEnv>()?;
     m.add_class::<policy::CorePolicy>()?;
