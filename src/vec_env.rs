@@ -278,7 +278,9 @@ impl Batch {
     }
 
     fn step(&mut self, action: &Actions<'_>, out: OutputsMut<'_>) -> Result<(), StepError> {
-        if let Some(i) = self.envs.iter().position(|e| e.status() == Status::NeverReset) {
+        // `ever_reset` is cached: scanning every environment's status each step costs a cache miss per env.
+        if !self.ever_reset {
+            let i = self.envs.iter().position(|e| e.status() == Status::NeverReset).unwrap_or(0);
             return Err(StepError::NeedsReset { env: i, ever_reset: false });
         }
         action.check_shape(self.envs.len(), self.scenario.n)?;

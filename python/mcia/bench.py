@@ -5,7 +5,8 @@ the policy costs nothing):
 
 - ``mcia``: ``gym.make_vec("MCIA-v0", num_envs=B)`` with its defaults (``copy=True``, ``info=True``) and
   actions drawn by ``action_space.sample()`` (int64 indices, float32 weights): what a user gets;
-- ``mcia-fast``: :class:`mcia.MciaVectorEnv` with ``copy=False``, ``info=False`` and float64 actions;
+- ``mcia-fast``: :class:`mcia.MciaVectorEnv` with ``copy=False``, ``info=False`` and float64 actions (timed
+  alternately with ``mcia`` when both run, so their ratio is measured under the same conditions);
 - ``sb3``: the Stable-Baselines3 VecEnv of :mod:`mcia.sb3` stepped with float32 flat actions, as SB3's PPO
   does (when Stable-Baselines3 is installed);
 - ``rust``: the Rust-native rollout of the same scenario (no Python in the loop; ``cargo run --example
@@ -98,20 +99,48 @@ def _time_loop(step: Callable[[int], None], seconds: float, repeats: int, batch:
     return rates
 
 
+def _time_interleaved(steps: List[Callable[[int], None]], seconds: float, repeats: int, batch: int) -> List[List[float]]:
+    """Like :func:`_time_loop` for several engines at once, their timed runs alternating (ABAB...), so that a
+    noisy machine's drifts hit every engine alike and their ratio is fair."""
+    sizes = []
+    for step in steps:
+        step(0)
+        t0, calls = time.perf_counter(), 0
+        while time.perf_counter() - t0 < min(0.05, seconds):
+            step(calls)
+            calls += 1
+        sizes.append(max(2, int(seconds / max((time.perf_counter() - t0) / max(calls, 1), 1e-9))))
+    rates: List[List[float]] = [[] for _ in steps]
+    for _ in range(repeats):
+        for j, (step, n_calls) in enumerate(zip(steps, sizes)):
+            start = time.perf_counter()
+            for k in range(n_calls):
+                step(k)
+            rates[j].append(n_calls * batch / (time.perf_counter() - start))
+    return rates
+
+
 def _cell(engine: str, b: int, threads: int, rates: List[float]) -> Cell:
     return Cell(engine, b, threads, statistics.median(rates), min(rates), max(rates), len(rates))
 
 
-def bench_mcia(cfg_json: str, b: int, threads: int, seconds: float, repeats: int) -> List[float]:
-    """``gym.make_vec`` with its defaults, stepped with ``action_space.sample()`` actions."""
+def bench_mcia(cfg_json: str, b: int, threads: int, seconds: float, repeats: int) -> List[List[float]]:
+    """``gym.make_vec`` with its defaults, stepped with ``action_space.sample()`` actions, and the fast path
+    (``copy=False, info=False``, float64 actions), timed alternately: ``[defaults_rates, fast_rates]``."""
     import gymnasium as gym
+
+    from .vector import MciaVectorEnv
 
     venv = gym.make_vec("MCIA-v0", num_envs=b, config=as_config_json(cfg_json), num_threads=threads)
     venv.reset(seed=0)
     venv.action_space.seed(0)
     actions = [venv.action_space.sample() for _ in range(16)]
-    rates = _time_loop(lambda k: venv.step(actions[k % len(actions)]), seconds, repeats, b)
+    fast = MciaVectorEnv(b, as_config_json(cfg_json), num_threads=threads, copy=False, info=False)
+    fast.reset(seed=0)
+    fast_actions = _random_actions(fast.num_devices, fast.num_versions, fast.num_units, b)
+    rates = _time_interleaved([lambda k: venv.step(actions[k % len(actions)]), lambda k: fast.step(fast_actions[k % len(fast_actions)])], seconds, repeats, b)
     venv.close()
+    fast.close()
     return rates
 
 
@@ -276,6 +305,7 @@ def run(
         bar = tqdm(total=len(plan) + 1, desc="bench", leave=False)
     cells: List[Cell] = []
     missing: List[str] = []
+    paired: Dict[tuple, List[float]] = {}  # the fast path timed alternately with the defaults
     for e, b, t in plan:
         if bar is not None:
             bar.set_postfix_str(f"{e} envs={b} threads={t}")
@@ -283,9 +313,9 @@ def run(
         if e in missing:
             rates = None
         elif e == "mcia":
-            rates = bench_mcia(cfg_json, b, t, seconds, repeats)
+            rates, paired[(b, t)] = bench_mcia(cfg_json, b, t, seconds, repeats)
         elif e == "mcia-fast":
-            rates = bench_mcia_fast(cfg_json, b, t, seconds, repeats)
+            rates = paired.pop((b, t), None) or bench_mcia_fast(cfg_json, b, t, seconds, repeats)
         elif e == "sb3":
             rates = bench_sb3(cfg_json, b, t, seconds, repeats)
         elif e == "rust":

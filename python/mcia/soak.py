@@ -115,7 +115,7 @@ def soak(
                 result.violations.append(f"{where}: observation outside its space")
             if not np.all(np.isfinite(rew)):
                 result.violations.append(f"{where}: non-finite reward")
-            tasked = info["task_type"] > 0
+            tasked = info["version"] >= 0  # a decision was made (not an autoreset row)
             for key in ("latency", "utility", "t_tx", "t_edge"):
                 if not np.all(np.isfinite(info[key][tasked])):
                     result.violations.append(f"{where}: non-finite {key}")

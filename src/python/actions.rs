@@ -51,11 +51,16 @@ fn check_shape(arr: &Bound<'_, PyUntypedArray>, shape: &[usize], label: &str, fi
 /// order with `conv`; fails when `conv` refuses an entry.
 fn convert<S: Copy, D>(src: ndarray::ArrayViewD<'_, S>, mut dst: ArrayViewMut2<'_, D>, conv: impl Fn(S) -> Option<D>) -> Result<(), ()> {
     let mut ok = true;
-    for (d, &s) in dst.iter_mut().zip(src.iter()) {
-        match conv(s) {
-            Some(v) => *d = v,
-            None => ok = false,
-        }
+    let mut put = |d: &mut D, s: S| match conv(s) {
+        Some(v) => *d = v,
+        None => ok = false,
+    };
+    // Contiguous input (the usual case) as plain slices: iterating a dynamic-dimension view costs an index
+    // computation per element.
+    match (src.as_slice(), dst.as_slice_mut()) {
+        (Some(s), Some(d)) => d.iter_mut().zip(s).for_each(|(d, &s)| put(d, s)),
+        (_, Some(d)) => d.iter_mut().zip(src.iter()).for_each(|(d, &s)| put(d, s)),
+        _ => dst.iter_mut().zip(src.iter()).for_each(|(d, &s)| put(d, s)),
     }
     if ok {
         Ok(())

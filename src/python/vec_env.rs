@@ -193,10 +193,6 @@ impl CoreVecEnv {
         let c = read_weights(compute, &shape, s.compute.view_mut(), label, "compute")?;
         let s = &self.scratch;
         let action = Actions { version: view_of(&v, &s.version), partition: view_of(&p, &s.partition), bandwidth: view_of(&bw, &s.bandwidth), compute: view_of(&c, &s.compute) };
-        // Validate before taking a set, so that a rejected action leaves everything as it was.
-        if let Some(flat) = action.as_flat() {
-            self.vec.validate(&flat).map_err(|e| step_err(e.into(), None))?;
-        }
         let same = self.vec.autoreset() == AutoresetMode::SameStep;
         let i = acquire(py, &mut self.ring, &self.vec, self.with_info, self.last, false)?;
         let set = self.ring.get(i);
