@@ -260,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--out", help="write the result as JSON")
     bp.add_argument("--quiet", action="store_true", help="no progress bar")
     bp.set_defaults(func=cmd_bench)
+
+    from .torch_profile import add_zoo_parser  # torch is imported only when `mcia zoo build` runs
+
+    add_zoo_parser(sub)
     return parser
 
 

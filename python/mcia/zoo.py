@@ -138,4 +138,15 @@ def table(config: Optional[ConfigLike] = None) -> str:
     return "\n".join(rows)
 
 
-__all__ = ["Unit", "Version", "Family", "family", "load_profile", "scenario_family", "deployed_versions", "table", "Config"]
+def __getattr__(name: str):
+    # Lazy re-export: mcia.torch_profile imports torch only when called, and importing it here eagerly would
+    # be circular; ``import mcia`` stays free of torch either way.
+    if name in ("profile_torch", "family_from_torch"):
+        from . import torch_profile
+
+        return getattr(torch_profile, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Unit", "Version", "Family", "family", "load_profile", "scenario_family", "deployed_versions", "table", "Config",
+           "profile_torch", "family_from_torch"]
