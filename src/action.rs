@@ -1,4 +1,5 @@
-//! Actions: per device a model version, a cut point and two share weights.
+//! Actions: per device a model version, a cut point, two share weights and, with the cloud tier, a second
+//! cut point.
 //!
 //! One environment's action is an [`ActionRef`] of slices (length N); a batch's is an [`Actions`] of
 //! `(B, N)` ndarray views, in any memory layout. [`ActionsBuf`] owns a batch's action (what policies write).
@@ -19,6 +20,9 @@ pub struct ActionRef<'a> {
     pub bandwidth: &'a [f64],
     /// Edge compute weight per device, finite and >= 0.
     pub compute: &'a [f64],
+    /// Second cut per device, in 0..=L (SPEC section 8): required with the cloud tier, empty without it
+    /// (and ignored there).
+    pub cloud_partition: &'a [i64],
 }
 
 impl<'a> ActionRef<'a> {
@@ -26,7 +30,8 @@ impl<'a> ActionRef<'a> {
     #[inline]
     pub fn row(&self, i: usize, n: usize) -> ActionRef<'a> {
         let r = i * n..(i + 1) * n;
-        ActionRef { version: &self.version[r.clone()], partition: &self.partition[r.clone()], bandwidth: &self.bandwidth[r.clone()], compute: &self.compute[r] }
+        let cloud_partition = if self.cloud_partition.is_empty() { &[][..] } else { &self.cloud_partition[r.clone()] };
+        ActionRef { version: &self.version[r.clone()], partition: &self.partition[r.clone()], bandwidth: &self.bandwidth[r.clone()], compute: &self.compute[r], cloud_partition }
     }
 
     /// Checks that every field has `len` entries.
@@ -51,24 +56,36 @@ pub struct Actions<'a> {
     pub bandwidth: ArrayView2<'a, f64>,
     /// Edge compute weight per environment and device, finite and >= 0.
     pub compute: ArrayView2<'a, f64>,
+    /// Second cut per environment and device (cloud tier only; `None` without it).
+    pub cloud_partition: Option<ArrayView2<'a, i64>>,
 }
 
 impl<'a> Actions<'a> {
     /// A batch of `b` environments from flat env-major slices of `b * n` entries each.
     pub fn from_flat(b: usize, n: usize, a: &ActionRef<'a>) -> Result<Self, ActionError> {
-        a.check_len(0, b * n).map_err(|mut e| {
+        let batch = |mut e: ActionError| {
             e.message = format!("{} (batch of {b} envs x {n} devices)", e.message);
             e
-        })?;
+        };
+        a.check_len(0, b * n).map_err(batch)?;
+        if !a.cloud_partition.is_empty() && a.cloud_partition.len() != b * n {
+            let got = a.cloud_partition.len();
+            return Err(batch(ActionError { env: 0, device: None, field: "cloud_partition", message: format!("must have {} entries, got {got}", b * n) }));
+        }
         fn view<T>(b: usize, n: usize, x: &[T]) -> ArrayView2<'_, T> {
             ArrayView2::from_shape((b, n), x).expect("length checked")
         }
-        Ok(Self { version: view(b, n, a.version), partition: view(b, n, a.partition), bandwidth: view(b, n, a.bandwidth), compute: view(b, n, a.compute) })
+        let cloud_partition = (!a.cloud_partition.is_empty()).then(|| view(b, n, a.cloud_partition));
+        Ok(Self { version: view(b, n, a.version), partition: view(b, n, a.partition), bandwidth: view(b, n, a.bandwidth), compute: view(b, n, a.compute), cloud_partition })
     }
 
     /// The flat slices, when every field is in standard (C) layout.
     pub fn as_flat(&self) -> Option<ActionRef<'a>> {
-        Some(ActionRef { version: self.version.to_slice()?, partition: self.partition.to_slice()?, bandwidth: self.bandwidth.to_slice()?, compute: self.compute.to_slice()? })
+        let cloud_partition = match &self.cloud_partition {
+            Some(c) => c.to_slice()?,
+            None => &[],
+        };
+        Some(ActionRef { version: self.version.to_slice()?, partition: self.partition.to_slice()?, bandwidth: self.bandwidth.to_slice()?, compute: self.compute.to_slice()?, cloud_partition })
     }
 
     /// Rows `[start, end)` of the batch (the action of environments start..end).
@@ -79,12 +96,14 @@ impl<'a> Actions<'a> {
             partition: self.partition.slice_move(s![start..end, ..]),
             bandwidth: self.bandwidth.slice_move(s![start..end, ..]),
             compute: self.compute.slice_move(s![start..end, ..]),
+            cloud_partition: self.cloud_partition.map(|c| c.slice_move(s![start..end, ..])),
         }
     }
 
     /// Checks that every field is `(b, n)`.
     pub fn check_shape(&self, b: usize, n: usize) -> Result<(), ActionError> {
-        for (field, dim) in [("version", self.version.dim()), ("partition", self.partition.dim()), ("bandwidth", self.bandwidth.dim()), ("compute", self.compute.dim())] {
+        let cloud = self.cloud_partition.as_ref().map(|c| ("cloud_partition", c.dim()));
+        for (field, dim) in [("version", self.version.dim()), ("partition", self.partition.dim()), ("bandwidth", self.bandwidth.dim()), ("compute", self.compute.dim())].into_iter().chain(cloud) {
             if dim != (b, n) {
                 return Err(ActionError { env: 0, device: None, field, message: format!("must have shape ({b}, {n}) = (num_envs, num_devices), got {dim:?}") });
             }
@@ -105,30 +124,53 @@ pub struct ActionsBuf {
     pub bandwidth: Array2<f64>,
     /// Compute weights, `(B, N)`.
     pub compute: Array2<f64>,
+    /// Second cuts, `(B, N)` (read only with the cloud tier; policies write L, no cloud, without it).
+    pub cloud_partition: Array2<i64>,
 }
 
 impl ActionsBuf {
     /// Zeros for `b` environments with `n` devices.
     pub fn zeros(b: usize, n: usize) -> Self {
-        Self { version: Array2::zeros((b, n)), partition: Array2::zeros((b, n)), bandwidth: Array2::zeros((b, n)), compute: Array2::zeros((b, n)) }
+        Self {
+            version: Array2::zeros((b, n)),
+            partition: Array2::zeros((b, n)),
+            bandwidth: Array2::zeros((b, n)),
+            compute: Array2::zeros((b, n)),
+            cloud_partition: Array2::zeros((b, n)),
+        }
     }
 
-    /// The batch as views.
+    /// The batch as views (the second cut included; an environment without the cloud tier ignores it).
     pub fn view(&self) -> Actions<'_> {
-        Actions { version: self.version.view(), partition: self.partition.view(), bandwidth: self.bandwidth.view(), compute: self.compute.view() }
+        Actions {
+            version: self.version.view(),
+            partition: self.partition.view(),
+            bandwidth: self.bandwidth.view(),
+            compute: self.compute.view(),
+            cloud_partition: Some(self.cloud_partition.view()),
+        }
     }
 
     /// Mutable views, for a policy to write.
     pub fn view_mut(&mut self) -> ActionsMut<'_> {
-        ActionsMut { version: self.version.view_mut(), partition: self.partition.view_mut(), bandwidth: self.bandwidth.view_mut(), compute: self.compute.view_mut() }
+        ActionsMut {
+            version: self.version.view_mut(),
+            partition: self.partition.view_mut(),
+            bandwidth: self.bandwidth.view_mut(),
+            compute: self.compute.view_mut(),
+            cloud_partition: self.cloud_partition.view_mut(),
+        }
     }
 
-    /// Copies `a` (any layout, same shape) into the buffer.
+    /// Copies `a` (any layout, same shape) into the buffer; without a second cut, the buffer's is left alone.
     pub fn assign(&mut self, a: &Actions<'_>) {
         self.version.assign(&a.version);
         self.partition.assign(&a.partition);
         self.bandwidth.assign(&a.bandwidth);
         self.compute.assign(&a.compute);
+        if let Some(c) = &a.cloud_partition {
+            self.cloud_partition.assign(c);
+        }
     }
 }
 
@@ -143,12 +185,19 @@ pub struct ActionsMut<'a> {
     pub bandwidth: ArrayViewMut2<'a, f64>,
     /// Compute weights.
     pub compute: ArrayViewMut2<'a, f64>,
+    /// Second cuts (cloud tier).
+    pub cloud_partition: ArrayViewMut2<'a, i64>,
 }
 
 /// Checks one environment's action against the scenario: lengths, index ranges, finite non-negative
 /// weights. Every device is checked, with or without a task. The error names `env` and the device.
 pub fn validate_action(sc: &Scenario, env: usize, a: &ActionRef<'_>) -> Result<(), ActionError> {
     a.check_len(env, sc.n)?;
+    if sc.cloud && a.cloud_partition.len() != sc.n {
+        let got = a.cloud_partition.len();
+        let hint = if got == 0 { " (the cloud tier is enabled: the action needs its 'cloud_partition')" } else { "" };
+        return Err(ActionError { env, device: None, field: "cloud_partition", message: format!("must have {} entries, got {got}{hint}", sc.n) });
+    }
     for k in 0..sc.n {
         let err = |field, message: String| Err(ActionError { env, device: Some(k), field, message });
         let v = a.version[k];
@@ -167,6 +216,12 @@ pub fn validate_action(sc: &Scenario, env: usize, a: &ActionRef<'_>) -> Result<(
         if !(c.is_finite() && c >= 0.0) {
             return err("compute", format!("weight must be finite and >= 0, got {c}"));
         }
+        if sc.cloud {
+            let p2 = a.cloud_partition[k];
+            if p2 < 0 || p2 as usize > sc.l {
+                return err("cloud_partition", format!("must be in 0..={} (the second cut: units after it run in the cloud; {} = no cloud), got {p2}", sc.l, sc.l));
+            }
+        }
     }
     Ok(())
 }
@@ -179,9 +234,11 @@ pub fn all_entries_valid(sc: &Scenario, a: &ActionRef<'_>) -> bool {
     // A negative index wraps to a huge u64, so one unsigned comparison checks both bounds.
     let versions = a.version.iter().fold(true, |ok, &v| ok & ((v as u64) < m));
     let partitions = a.partition.iter().fold(true, |ok, &p| ok & ((p as u64) <= l));
+    // Without the cloud tier the second cut is ignored, whatever it holds.
+    let second = !sc.cloud || a.cloud_partition.iter().fold(true, |ok, &p| ok & ((p as u64) <= l));
     // NaN fails both comparisons; infinity fails the second.
     let weights = a.bandwidth.iter().chain(a.compute.iter()).fold(true, |ok, &w| ok & (0.0..=f64::MAX).contains(&w));
-    versions & partitions & weights
+    versions & partitions & weights & second
 }
 
 #[cfg(test)]
@@ -195,7 +252,7 @@ mod tests {
         let v = [0i64, 1, 2, 3, 0];
         let p = [0i64, 16, 5, 5, 0];
         let w = [0.5; 5];
-        let ok = ActionRef { version: &v, partition: &p, bandwidth: &w, compute: &w };
+        let ok = ActionRef { version: &v, partition: &p, bandwidth: &w, compute: &w, cloud_partition: &[] };
         validate_action(&sc, 0, &ok).unwrap();
 
         let bad_v = [0i64, 1, 2, 4, 0];

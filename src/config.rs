@@ -34,6 +34,8 @@ pub struct Config {
     pub action: ActionConfig,
     /// Model family and the versions deployed.
     pub zoo: ZooConfig,
+    /// The cloud tier (SPEC section 8; disabled by default, enabled by `MCIA-Cloud-v0`).
+    pub cloud: CloudConfig,
 }
 
 /// Slot length and episode horizon.
@@ -130,6 +132,10 @@ pub struct RadioConfig {
     pub mobility_mps: f64,
     /// Lag-1 correlation `a` of the Gauss-Markov Rayleigh fading, in [0, 1] (default 0.9).
     pub fading_correlation: f64,
+    /// Path of a CSV file of measured uplink throughput traces (`trace_id,time_s,throughput_bps` rows; see
+    /// [`crate::sim::trace`]). When set, each device replays a trace and its uplink rate is
+    /// `R_n = b_n * trace(t)` instead of the Shannon rate; unset (the default) means synthetic channels.
+    pub trace_file: Option<String>,
 }
 
 impl Default for RadioConfig {
@@ -145,6 +151,7 @@ impl Default for RadioConfig {
             distance_max_m: 400.0,
             mobility_mps: 1.0,
             fading_correlation: 0.9,
+            trace_file: None,
         }
     }
 }
@@ -176,6 +183,45 @@ impl Default for LoadConfig {
             device_transition: default_transition(),
             edge_levels: vec![0.0, 0.4, 0.7],
             edge_transition: default_transition(),
+        }
+    }
+}
+
+/// The cloud tier of SPEC section 8: an elastic cloud behind a shared edge-to-cloud backhaul whose
+/// available capacity follows a Markov chain of background load levels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudConfig {
+    /// Whether the cloud is a third execution site (default false; true for `MCIA-Cloud-v0`). Disabled, the
+    /// simulator is MCIA-v0 bit for bit: no `cloud_partition` action, no `wan_load` observation entry, no
+    /// WAN random draws.
+    pub enabled: bool,
+    /// Cloud HPL-equivalent peak, GFLOPS (default 8100.0, a T4-class FP32 peak).
+    pub cloud_gflops: f64,
+    /// Fraction of the peak one batch-1 inference achieves, in (0, 1] (default 0.1). The cloud is elastic:
+    /// every task gets `F_C = cloud_gflops * 1e9 * cloud_efficiency`, unshared.
+    pub cloud_efficiency: f64,
+    /// Edge-to-cloud WAN capacity, bit/s, split equally among the tasks that cross it in a slot (default 100e6).
+    pub backhaul_bps: f64,
+    /// Round-trip propagation delay charged once per task that uses the cloud, seconds (default 0.04).
+    pub wan_rtt_s: f64,
+    /// WAN background load levels `rho_W`, each in [0, 1): the available capacity is
+    /// `backhaul_bps * (1 - rho_W)` (default [0.0, 0.3, 0.6]).
+    pub wan_levels: Vec<f64>,
+    /// Row-stochastic transition matrix of the WAN chain (default as `load.device_transition`).
+    pub wan_transition: Vec<Vec<f64>>,
+}
+
+impl Default for CloudConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            cloud_gflops: 8100.0,
+            cloud_efficiency: 0.1,
+            backhaul_bps: 100e6,
+            wan_rtt_s: 0.04,
+            wan_levels: vec![0.0, 0.3, 0.6],
+            wan_transition: default_transition(),
         }
     }
 }
@@ -461,6 +507,16 @@ impl Config {
         in_range("reward.accuracy_penalty", w.accuracy_penalty, 0.0, 1e6, "utility")?;
 
         in_range("action.min_share_weight", self.action.min_share_weight, 1e-12, 1e12, "a weight")?;
+
+        let c = &self.cloud;
+        in_range("cloud.cloud_gflops", c.cloud_gflops, 1e-6, 1e12, "GFLOPS")?;
+        efficiency("cloud.cloud_efficiency", c.cloud_efficiency)?;
+        in_range("cloud.backhaul_bps", c.backhaul_bps, 1.0, 1e15, "bit/s")?;
+        in_range("cloud.wan_rtt_s", c.wan_rtt_s, 0.0, 1e3, "seconds")?;
+        load_chain("cloud.wan_levels", &c.wan_levels, "cloud.wan_transition", &c.wan_transition)?;
+        if let Some(path) = &r.trace_file {
+            crate::sim::trace::TraceSet::from_file(path)?;
+        }
 
         let z = &self.zoo;
         in_range("zoo.feature_bytes_per_element", z.feature_bytes_per_element, 1e-6, 1e3, "bytes")?;

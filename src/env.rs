@@ -38,6 +38,12 @@ pub struct DeviceState {
     pub h_im: f64,
     /// Seconds of local work still queued, `q_n`.
     pub backlog_s: f64,
+    /// Index of the throughput trace the device replays (0 on synthetic channels).
+    #[serde(default)]
+    pub trace: u32,
+    /// Where in its trace the device started, seconds (0 on synthetic channels).
+    #[serde(default)]
+    pub trace_offset_s: f64,
 }
 
 /// Where an environment is in its episode.
@@ -61,6 +67,9 @@ pub struct Snapshot {
     pub edge_load: u8,
     /// Work the edge still holds from earlier slots, `q_E`, seconds at full edge speed.
     pub edge_backlog_s: f64,
+    /// Index of the WAN load level (0 without the cloud tier).
+    #[serde(default)]
+    pub wan_load: u8,
     /// Per-device state, `[N]`.
     pub devices: Vec<DeviceState>,
     /// Episode status.
@@ -87,6 +96,10 @@ impl Snapshot {
         }
         if self.edge_load as usize >= sc.edge_levels.len() {
             return bad(format!("edge_load level {} out of range 0..{}", self.edge_load, sc.edge_levels.len()));
+        }
+        let wan_levels = if sc.cloud { sc.wan_levels.len() } else { 1 };
+        if self.wan_load as usize >= wan_levels {
+            return bad(format!("wan_load level {} out of range 0..{wan_levels}", self.wan_load));
         }
         let time_ok = |x: f64| x.is_finite() && (0.0..=compute::MAX_TIME_S).contains(&x);
         if !time_ok(self.edge_backlog_s) {
@@ -120,6 +133,14 @@ impl Snapshot {
             }
             if !time_ok(d.backlog_s) {
                 return field("backlog_s", format!("{}", d.backlog_s));
+            }
+            let traces = sc.traces.as_ref().map_or(1, |t| t.traces.len());
+            if d.trace as usize >= traces {
+                return field("trace", format!("{} (the scenario has {traces} traces)", d.trace));
+            }
+            let period = sc.traces.as_ref().map_or(0.0, |t| t.traces[d.trace as usize].period);
+            if !(d.trace_offset_s.is_finite() && d.trace_offset_s >= 0.0 && (d.trace_offset_s < period || d.trace_offset_s == 0.0)) {
+                return field("trace_offset_s", format!("{} (the trace's period is {period} s)", d.trace_offset_s));
             }
         }
         if self.rng == zero_rng() {
@@ -172,13 +193,17 @@ impl DeviceNoise {
     }
 }
 
-/// Every random draw of one step: the devices' in device order, then the edge load's.
+/// Every random draw of one step: the devices' in device order, then the edge load's, then (with the
+/// cloud tier only) the WAN load's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepNoise {
     /// Per-device draws, `[N]`.
     pub devices: Vec<DeviceNoise>,
     /// Uniform [0, 1) for the edge load chain.
     pub u_edge_load: f64,
+    /// Uniform [0, 1) for the WAN load chain (absent without the cloud tier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub u_wan_load: Option<f64>,
 }
 
 /// The observation's `task_as`, `task_ls` entries per task code, looked up rather than branched on (the
@@ -203,6 +228,7 @@ pub struct Env {
     devices: Vec<DeviceState>,
     edge_load: u8,
     edge_backlog_s: f64,
+    wan_load: u8,
     t: u32,
     status: Status,
     rng: EnvRng,
@@ -214,12 +240,13 @@ pub struct Env {
 impl Env {
     /// A new environment whose RNG is seeded with `seed`; call [`Env::reset`] before stepping.
     pub fn new(scenario: Arc<Scenario>, seed: u64) -> Self {
-        let blank = DeviceState { task: 0, load: 0, distance_m: scenario.config.radio.distance_min_m, h_re: 1.0, h_im: 0.0, backlog_s: 0.0 };
+        let blank = DeviceState { task: 0, load: 0, distance_m: scenario.config.radio.distance_min_m, h_re: 1.0, h_im: 0.0, backlog_s: 0.0, trace: 0, trace_offset_s: 0.0 };
         let path_gain = vec![scenario.path_gain(blank.distance_m); scenario.n];
         Self {
             devices: vec![blank; scenario.n],
             edge_load: 0,
             edge_backlog_s: 0.0,
+            wan_load: 0,
             t: 0,
             status: Status::NeverReset,
             rng: EnvRng::seed_from_u64(seed),
@@ -256,6 +283,34 @@ impl Env {
     /// Work the edge still holds from earlier slots, `q_E`, seconds.
     pub fn edge_backlog_s(&self) -> f64 {
         self.edge_backlog_s
+    }
+
+    /// Index of the WAN load level (0 without the cloud tier).
+    pub fn wan_load(&self) -> u8 {
+        self.wan_load
+    }
+
+    /// Available WAN capacity `R_W = backhaul_bps * (1 - rho_W)`, bit/s (with the cloud tier).
+    #[inline]
+    pub fn wan_bps(&self) -> f64 {
+        let sc = &*self.scenario;
+        if sc.cloud {
+            sc.config.cloud.backhaul_bps * (1.0 - sc.wan_levels[self.wan_load as usize])
+        } else {
+            0.0
+        }
+    }
+
+    /// Full-band uplink throughput of device k's trace in the current slot, bit/s (0 on synthetic channels).
+    #[inline]
+    pub fn trace_bps(&self, k: usize) -> f64 {
+        match &self.scenario.traces {
+            None => 0.0,
+            Some(set) => {
+                let dev = &self.devices[k];
+                set.traces[dev.trace as usize].at(dev.trace_offset_s + self.t as f64 * self.scenario.config.time.slot_s)
+            }
+        }
     }
 
     /// Starts a new episode. With `Some(seed)` the RNG is reseeded first (so the episode depends on the seed
@@ -303,10 +358,24 @@ impl Env {
                 h_re,
                 h_im,
                 backlog_s: 0.0,
+                trace: 0,
+                trace_offset_s: 0.0,
             };
         }
         self.edge_load = load::uniform_state(sc.edge_levels.len(), self.rng.random());
         self.edge_backlog_s = 0.0;
+        // The cloud tier's and the traces' draws come after every MCIA-v0 draw, so that without them the
+        // RNG stream is unchanged.
+        self.wan_load = if sc.cloud { load::uniform_state(sc.wan_levels.len(), self.rng.random()) } else { 0 };
+        if let Some(set) = &sc.traces {
+            for dev in self.devices.iter_mut() {
+                let u_trace: f64 = self.rng.random();
+                let u_offset: f64 = self.rng.random();
+                dev.trace = ((u_trace * set.traces.len() as f64) as usize).min(set.traces.len() - 1) as u32;
+                let period = set.traces[dev.trace as usize].period;
+                dev.trace_offset_s = (u_offset * period).min(period * (1.0 - f64::EPSILON));
+            }
+        }
         self.t = 0;
         self.status = Status::Running;
         self.refresh_path_gain::<Portable>();
@@ -320,7 +389,8 @@ impl Env {
     pub fn peek_noise(&self) -> StepNoise {
         let mut rng = self.rng.clone();
         let devices = (0..self.scenario.n).map(|_| DeviceNoise::draw(&mut rng)).collect();
-        StepNoise { devices, u_edge_load: rng.random() }
+        let u_edge_load = rng.random();
+        StepNoise { devices, u_edge_load, u_wan_load: self.scenario.cloud.then(|| rng.random()) }
     }
 
     /// Channel power gain `g_n` of device k in its current state.
@@ -331,9 +401,22 @@ impl Env {
     }
 
     /// Advances one slot with `action` (already validated). Writes the next observation and, if given, the
-    /// info of the slot.
+    /// info of the slot. Dispatches once to a copy of the step specialised for the scenario's tiers, so that
+    /// MCIA-v0's step carries no cloud or trace code.
     #[inline(always)]
-    fn advance<V: Vector>(&mut self, a: &ActionRef<'_>, obs: &mut [f32], mut info: Option<EnvInfoMut<'_>>) -> StepOutcome {
+    fn advance<V: Vector>(&mut self, a: &ActionRef<'_>, obs: &mut [f32], info: Option<EnvInfoMut<'_>>) -> StepOutcome {
+        match (self.scenario.cloud, self.scenario.traces.is_some()) {
+            (false, false) => self.advance_with::<V, false, false>(a, obs, info),
+            (true, false) => self.advance_with::<V, true, false>(a, obs, info),
+            (false, true) => self.advance_with::<V, false, true>(a, obs, info),
+            (true, true) => self.advance_with::<V, true, true>(a, obs, info),
+        }
+    }
+
+    /// The step of SPEC sections 4 and 8: `CLOUD` when the cloud tier is enabled, `TRACE` when uplinks
+    /// replay throughput traces.
+    #[inline(always)]
+    fn advance_with<V: Vector, const CLOUD: bool, const TRACE: bool>(&mut self, a: &ActionRef<'_>, obs: &mut [f32], mut info: Option<EnvInfoMut<'_>>) -> StepOutcome {
         let sc = &*self.scenario;
         let cfg = &sc.config;
         let (n, l) = (sc.n, sc.l);
@@ -343,40 +426,67 @@ impl Env {
 
         // Equal-length views let the compiler drop the bounds checks in the loops below.
         let (version, partition, bandwidth, compute) = (&a.version[..n], &a.partition[..n], &a.bandwidth[..n], &a.compute[..n]);
+        let cloud_partition = if CLOUD { &a.cloud_partition[..n] } else { &[][..] };
+        // The effective second cut p2' = max(p1, p2); L (no cloud) without the cloud tier.
+        let second_cut = |k: usize| if CLOUD { (cloud_partition[k] as usize).max(partition[k] as usize) } else { l };
         // `&`, not `&&`: both halves are cheap, and a branch on random decisions is mispredicted often.
         let offloads = |k: usize, task: u8| (task != tasks::TASK_NONE) & ((partition[k] as usize) < l);
+        // S_E: the edge computes for the device (always the offloading devices without the cloud).
+        let edge_computes = |k: usize, task: u8| if CLOUD { (task != tasks::TASK_NONE) & ((partition[k] as usize) < second_cut(k)) } else { offloads(k, task) };
 
-        // Share normalisers over the offloading devices S.
+        // Share normalisers: bandwidth over S, compute over S_E.
         let devices = &self.devices;
-        let (sum_b, sum_c) = shares::bid_sums(bandwidth, compute, eps, |k| offloads(k, devices[k].task));
+        let (sum_b, sum_c) = if CLOUD {
+            shares::bid_sums_over(bandwidth, compute, eps, |k| offloads(k, devices[k].task), |k| edge_computes(k, devices[k].task))
+        } else {
+            shares::bid_sums(bandwidth, compute, eps, |k| offloads(k, devices[k].task))
+        };
+        let cloud = if CLOUD {
+            let users = (0..n).filter(|&k| (devices[k].task != tasks::TASK_NONE) & (second_cut(k) < l)).count();
+            self.cloud_context(users)
+        } else {
+            crate::slot::CloudContext { wan_bps: 0.0, wan_users: 0.0 }
+        };
 
         let (mut utility_sum, mut tasks_seen, mut edge_work) = (0.0, 0u32, 0.0);
         for g in 0..n.div_ceil(lanes::LANES) {
             let group = g * lanes::LANES..((g + 1) * lanes::LANES).min(n);
             // The uplink logarithms of the group's offloading devices at once (the others get a dummy 1).
             let mut snr = [1.0; lanes::LANES];
-            for (x, k) in snr.iter_mut().zip(group.clone()) {
-                if offloads(k, self.devices[k].task) {
-                    *x = radio::snr(shares::share(bandwidth[k], eps, sum_b) * r.bandwidth_hz, r.tx_power_w, self.gain(k), sc.n0);
+            if !TRACE {
+                for (x, k) in snr.iter_mut().zip(group.clone()) {
+                    if offloads(k, self.devices[k].task) {
+                        *x = radio::snr(shares::share(bandwidth[k], eps, sum_b) * r.bandwidth_hz, r.tx_power_w, self.gain(k), sc.n0);
+                    }
                 }
             }
-            let uplink_log2 = lanes::log2_1p_lanes::<V>(snr);
+            let uplink_log2 = if TRACE { snr } else { lanes::log2_1p_lanes::<V>(snr) };
 
             for (k, log2_snr) in group.zip(uplink_log2) {
                 let ctx = self.device_context(k);
                 let busy = if ctx.task == tasks::TASK_NONE {
                     if let Some(info) = info.as_mut() {
-                        write_idle_info(info, k);
+                        write_idle_info(info, k, CLOUD);
                     }
                     0.0
                 } else {
                     let (v, p) = (version[k] as usize, partition[k] as usize);
-                    let (b, c) = if p < l { (shares::share(bandwidth[k], eps, sum_b), shares::share(compute[k], eps, sum_c)) } else { (0.0, 0.0) };
-                    let rate = if p < l { radio::rate_from_log2(b, b * r.bandwidth_hz, log2_snr) } else { 0.0 };
-                    let out = sc.device_outcome_at_rate(&ctx, &edge, v, p, c, rate);
+                    let p2 = second_cut(k);
+                    let b = if p < l { shares::share(bandwidth[k], eps, sum_b) } else { 0.0 };
+                    let c = if p < p2 { shares::share(compute[k], eps, sum_c) } else { 0.0 };
+                    let rate = match (p < l, TRACE) {
+                        (false, _) => 0.0,
+                        (true, false) => radio::rate_from_log2(b, b * r.bandwidth_hz, log2_snr),
+                        (true, true) => b * ctx.trace_bps,
+                    };
+                    let out = if CLOUD {
+                        sc.device_outcome_cloud(&ctx, &edge, &cloud, &crate::slot::Decision { v, p1: p, p2, b, c }, rate)
+                    } else {
+                        sc.device_outcome_at_rate(&ctx, &edge, v, p, c, rate)
+                    };
                     utility_sum += out.utility;
-                    if p < l {
-                        edge_work += sc.flops_until(v, l) - sc.flops_until(v, p);
+                    if p < p2 {
+                        edge_work += sc.flops_until(v, p2) - sc.flops_until(v, p);
                     }
                     tasks_seen += 1;
                     if let Some(info) = info.as_mut() {
@@ -395,6 +505,11 @@ impl Env {
                         info.set_int(I::Partition, k, p as i64);
                         info.set_int(I::DeadlineMet, k, (out.total <= pr.deadline_s) as i64);
                         info.set_int(I::AccuracyMet, k, (acc >= pr.min_accuracy) as i64);
+                        if CLOUD {
+                            info.set_float(F::TWan, k, out.latency.wan);
+                            info.set_float(F::TCloud, k, out.latency.cloud);
+                            info.set_int(I::CloudPartition, k, p2 as i64);
+                        }
                     }
                     out.latency.local + out.latency.tx
                 };
@@ -410,6 +525,9 @@ impl Env {
         if let Some(info) = info.as_mut() {
             info.set_scalar(ScalarField::EdgeFlops, edge.flops);
             info.set_scalar(ScalarField::EdgeBacklogS, edge.backlog_s);
+            if CLOUD {
+                info.set_scalar(ScalarField::WanBps, cloud.wan_bps);
+            }
         }
         self.edge_backlog_s = compute::next_edge_backlog(edge.backlog_s, edge_work, edge.flops, cfg.time.slot_s);
 
@@ -439,6 +557,10 @@ impl Env {
         }
         let u: f64 = self.rng.random();
         self.edge_load = load::markov_step(&sc.edge_cum, sc.edge_levels.len(), self.edge_load, u);
+        if sc.cloud {
+            let u: f64 = self.rng.random();
+            self.wan_load = load::markov_step(&sc.wan_cum, sc.wan_levels.len(), self.wan_load, u);
+        }
         self.t += 1;
         self.refresh_path_gain::<V>();
     }
@@ -504,10 +626,23 @@ impl Env {
                 o[6] = (dev.distance_m * inv_dmax) as f32;
             }
         }
+        if sc.traces.is_some() {
+            // A trace-driven uplink: the normalised current throughput (bit/s per Hz of band, as the
+            // spectral efficiency it replaces).
+            for (k, o) in obs[..OBS_PER_DEVICE * sc.n].chunks_exact_mut(OBS_PER_DEVICE).enumerate() {
+                o[2] = ((self.trace_bps(k) / r.bandwidth_hz) / 20.0).min(2.0) as f32;
+            }
+        }
         let tail = OBS_PER_DEVICE * sc.n;
         obs[tail] = sc.edge_levels[self.edge_load as usize] as f32;
         obs[tail + 1] = ((self.edge_backlog_s * inv_slot).min(10.0) / 10.0) as f32;
-        obs[tail + 2] = (self.t as f64 / cfg.time.episode_slots as f64) as f32;
+        let time = if sc.cloud {
+            obs[tail + 2] = sc.wan_levels[self.wan_load as usize] as f32;
+            tail + 3
+        } else {
+            tail + 2
+        };
+        obs[time] = (self.t as f64 / cfg.time.episode_slots as f64) as f32;
     }
 
     /// Writes the state fields of the info (the state the next step will use); with `clear_decisions` the
@@ -516,7 +651,7 @@ impl Env {
         let sc = &*self.scenario;
         for (k, dev) in self.devices.iter().enumerate() {
             if clear_decisions {
-                write_idle_info(&mut info, k);
+                write_idle_info(&mut info, k, sc.cloud);
             }
             info.set_float(F::ChannelGain, k, self.gain(k));
             info.set_float(F::DeviceFlops, k, compute::effective_flops(sc.device_peak_flops[k], sc.device_levels[dev.load as usize]));
@@ -525,6 +660,9 @@ impl Env {
         }
         info.set_scalar(ScalarField::EdgeFlops, self.edge_flops());
         info.set_scalar(ScalarField::EdgeBacklogS, self.edge_backlog_s);
+        if sc.cloud {
+            info.set_scalar(ScalarField::WanBps, self.wan_bps());
+        }
     }
 
     /// Recomputes every device's path gain from its distance, a lane group at a time.
@@ -542,7 +680,15 @@ impl Env {
 
     /// The full state, RNG included.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { t: self.t, edge_load: self.edge_load, edge_backlog_s: self.edge_backlog_s, devices: self.devices.clone(), status: self.status, rng: self.rng.clone() }
+        Snapshot {
+            t: self.t,
+            edge_load: self.edge_load,
+            edge_backlog_s: self.edge_backlog_s,
+            wan_load: self.wan_load,
+            devices: self.devices.clone(),
+            status: self.status,
+            rng: self.rng.clone(),
+        }
     }
 
     /// Restores a state taken by [`Env::snapshot`] (of an environment of the same scenario). The snapshot is
@@ -552,6 +698,7 @@ impl Env {
         self.t = snap.t;
         self.edge_load = snap.edge_load;
         self.edge_backlog_s = snap.edge_backlog_s;
+        self.wan_load = snap.wan_load;
         self.devices.copy_from_slice(&snap.devices);
         self.refresh_path_gain::<Portable>();
         self.status = snap.status;
@@ -560,14 +707,19 @@ impl Env {
     }
 }
 
-/// Marks device k's decision and outcome fields as absent (NaN / -1).
+/// Marks device k's decision and outcome fields as absent (NaN / -1); the cloud tier's too when `cloud`.
 #[inline]
-fn write_idle_info(info: &mut EnvInfoMut<'_>, k: usize) {
+fn write_idle_info(info: &mut EnvInfoMut<'_>, k: usize, cloud: bool) {
     for f in [F::BandwidthShare, F::ComputeShare, F::TWait, F::TLocal, F::TTx, F::TEdge, F::Latency, F::Accuracy, F::Utility] {
         info.set_float(f, k, f64::NAN);
     }
     for i in [I::Version, I::Partition, I::DeadlineMet, I::AccuracyMet] {
         info.set_int(i, k, -1);
+    }
+    if cloud {
+        info.set_float(F::TWan, k, f64::NAN);
+        info.set_float(F::TCloud, k, f64::NAN);
+        info.set_int(I::CloudPartition, k, -1);
     }
 }
 
@@ -589,7 +741,7 @@ mod tests {
         let mut obs = vec![0.0; 38];
         env.reset(Some(0), &mut obs, None).unwrap();
         for (k, d) in env.devices.iter_mut().enumerate() {
-            *d = DeviceState { task: if k % 2 == 0 { 1 } else { 2 }, load: 1, distance_m: 100.0, h_re: 1.0, h_im: 0.0, backlog_s: 0.1 * k as f64 };
+            *d = DeviceState { task: if k % 2 == 0 { 1 } else { 2 }, load: 1, distance_m: 100.0, h_re: 1.0, h_im: 0.0, backlog_s: 0.1 * k as f64, trace: 0, trace_offset_s: 0.0 };
         }
         env.edge_load = 0;
         env.refresh_path_gain::<Portable>();
@@ -606,7 +758,7 @@ mod tests {
         let partition = [16i64, 5, 5, 5, 0];
         let bandwidth = [0.5, 1.0, 1.0, 3.0, 0.0];
         let compute_w = [0.5, 1.0, 1.0, 1.0, 1.0];
-        let a = ActionRef { version: &version, partition: &partition, bandwidth: &bandwidth, compute: &compute_w };
+        let a = ActionRef { version: &version, partition: &partition, bandwidth: &bandwidth, compute: &compute_w, cloud_partition: &[] };
         let mut obs = vec![0.0; 38];
         let mut info = EnvInfo::zeros(n);
         let before = env.devices.clone();
@@ -687,7 +839,7 @@ mod tests {
         let zeros = [0i64; 5];
         let full = [16i64; 5];
         let w = [1.0; 5];
-        let a = ActionRef { version: &zeros, partition: &full, bandwidth: &w, compute: &w };
+        let a = ActionRef { version: &zeros, partition: &full, bandwidth: &w, compute: &w, cloud_partition: &[] };
         assert!(matches!(env.step(&a, &mut obs, None), Err(StepError::NeedsReset { ever_reset: false, .. })));
         env.reset(None, &mut obs, None).unwrap();
         assert!(!env.step(&a, &mut obs, None).unwrap().truncated);
@@ -716,7 +868,7 @@ mod tests {
         env.reset(Some(3), &mut obs, None).unwrap();
         assert_eq!(obs[7 * n + 1], 0.0);
         let (zeros, w) = ([0i64; 5], [1.0; 5]);
-        let a = ActionRef { version: &zeros, partition: &zeros, bandwidth: &w, compute: &w };
+        let a = ActionRef { version: &zeros, partition: &zeros, bandwidth: &w, compute: &w, cloud_partition: &[] };
         let work = sc.flops_until(0, sc.l);
         let f_edge = 2e9 * 0.5;
         assert_eq!(sc.edge_peak_flops, f_edge);
@@ -749,7 +901,7 @@ mod tests {
 
         // Running locally neither waits for the edge nor adds to it: it drains by one slot.
         let local = [sc.l as i64; 5];
-        let a = ActionRef { version: &zeros, partition: &local, bandwidth: &w, compute: &w };
+        let a = ActionRef { version: &zeros, partition: &local, bandwidth: &w, compute: &w, cloud_partition: &[] };
         env.step(&a, &mut obs, Some(info.view_mut())).unwrap();
         assert!(info.float(F::TEdge).iter().all(|&x| x == 0.0));
         assert!((env.edge_backlog_s() - (q2 - 0.5)).abs() < 1e-12 * q2);
@@ -796,7 +948,7 @@ mod tests {
         let zeros = [0i64; 5];
         let full = [16i64; 5];
         let w = [1.0; 5];
-        let a = ActionRef { version: &zeros, partition: &full, bandwidth: &w, compute: &w };
+        let a = ActionRef { version: &zeros, partition: &full, bandwidth: &w, compute: &w, cloud_partition: &[] };
         let mut obs = vec![0.0; 38];
         env.step(&a, &mut obs, None).unwrap();
         for (k, z) in noise.devices.iter().enumerate() {

@@ -16,7 +16,7 @@
 //! env.reset(Some(42), &mut obs, None).unwrap();
 //! let n = scenario.n;
 //! let (version, partition, weights) = (vec![0i64; n], vec![scenario.l as i64; n], vec![1.0; n]);
-//! let action = ActionRef { version: &version, partition: &partition, bandwidth: &weights, compute: &weights };
+//! let action = ActionRef { version: &version, partition: &partition, bandwidth: &weights, compute: &weights, cloud_partition: &[] };
 //! let out = env.step(&action, &mut obs, None).unwrap();
 //! assert!(out.reward.is_finite());
 //! ```

@@ -51,6 +51,8 @@ field_enum!(
     Latency => "latency", "End-to-end latency `T_n`, seconds.";
     Accuracy => "accuracy", "Top-1 accuracy of the version run.";
     Utility => "utility", "Utility `u_n`.";
+    TWan => "t_wan", "WAN transfer plus round trip, seconds (cloud tier only; 0 when the task stays off the cloud).";
+    TCloud => "t_cloud", "Cloud compute, seconds (cloud tier only).";
 ]);
 
 field_enum!(
@@ -61,6 +63,7 @@ field_enum!(
     Partition => "partition", "Cut point (-1 without a task).";
     DeadlineMet => "deadline_met", "1 if `T <= tau` (-1 without a task).";
     AccuracyMet => "accuracy_met", "1 if the accuracy reaches the task's minimum (-1 without a task).";
+    CloudPartition => "cloud_partition", "Effective second cut `p2' = max(p1, p2)` (cloud tier only; -1 without a task).";
 ]);
 
 field_enum!(
@@ -68,7 +71,16 @@ field_enum!(
     ScalarField, INFO_F64_SCALARS, [
     EdgeFlops => "edge_flops", "Effective edge FLOP/s `F_E`.";
     EdgeBacklogS => "edge_backlog_s", "Work the edge held before the step, `q_E`, seconds.";
+    WanBps => "wan_bps", "Available WAN capacity `R_W` of the step, bit/s (cloud tier only).";
 ]);
+
+/// Info fields that only the cloud tier writes; an environment without it leaves them out of its info.
+pub const CLOUD_INFO_FIELDS: [&str; 4] = ["t_wan", "t_cloud", "cloud_partition", "wan_bps"];
+
+/// Whether the info of an environment with (`cloud`) or without the cloud tier carries field `name`.
+pub fn info_field_applies(name: &str, cloud: bool) -> bool {
+    cloud || !CLOUD_INFO_FIELDS.contains(&name)
+}
 
 /// One info field of a batch, by name ([`Info::get`]).
 #[derive(Clone, Debug)]
@@ -474,7 +486,7 @@ mod tests {
         assert_eq!(FloatField::Latency.name(), "latency");
         assert_eq!(FloatField::from_name("utility"), Some(FloatField::Utility));
         assert_eq!(IntField::from_name("task_type"), Some(IntField::TaskType));
-        assert_eq!(INFO_F64_SCALARS, ["edge_flops", "edge_backlog_s"]);
+        assert_eq!(INFO_F64_SCALARS, ["edge_flops", "edge_backlog_s", "wan_bps"]);
         let mut info = Info::zeros(3, 4);
         {
             let mut v = info.view_mut();

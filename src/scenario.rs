@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::error::ConfigError;
+use crate::sim::trace::TraceSet;
 use crate::sim::{lanes, load, radio, tasks};
 
 /// Preferences of one task type as the hot path uses them.
@@ -62,6 +63,16 @@ pub struct Scenario {
     pub prefs: [TaskPrefs; 3],
     /// `sqrt(1 - a^2) / sqrt(2)`, the innovation factor of a fading step.
     pub fading_scale: f64,
+    /// Whether the cloud tier is enabled (SPEC section 8).
+    pub cloud: bool,
+    /// Cloud FLOP/s every task gets, `F_C = cloud_gflops * 1e9 * cloud_efficiency`.
+    pub cloud_flops: f64,
+    /// WAN load levels `rho_W`, `[K_W]`.
+    pub wan_levels: Vec<f64>,
+    /// Cumulative rows of the WAN chain, `[K_W * K_W]`.
+    pub wan_cum: Vec<f64>,
+    /// The uplink throughput traces, when `radio.trace_file` is set.
+    pub traces: Option<TraceSet>,
 }
 
 impl Scenario {
@@ -73,12 +84,13 @@ impl Scenario {
         let m = config.zoo.versions.len();
         let versions: Vec<_> = config.zoo.versions.iter().map(|name| family.version(name).expect("validated").clone()).collect();
         let l = versions[0].units.len();
-        let fb = config.zoo.feature_bytes_per_element;
         let (lo, hi) = (config.reward.acc_lo, config.reward.acc_hi);
 
         let mut cum_flops = Vec::with_capacity(m * (l + 1));
         let mut upload_bytes = Vec::with_capacity(m * (l + 1));
         for v in &versions {
+            // A quantised version never sends more bytes per element than its own element size.
+            let fb = v.feature_bytes_per_element.map_or(config.zoo.feature_bytes_per_element, |own| own.min(config.zoo.feature_bytes_per_element));
             let mut acc = 0.0;
             cum_flops.push(0.0);
             upload_bytes.push(v.input_bytes);
@@ -118,13 +130,30 @@ impl Scenario {
             path_gain_exponent: -r.path_loss_slope_db / 10.0,
             prefs: [pref(&t.latency_sensitive), pref(&t.accuracy_sensitive), pref(&t.latency_sensitive)],
             fading_scale: radio::fading_innovation_scale(r.fading_correlation),
+            cloud: config.cloud.enabled,
+            cloud_flops: config.cloud.cloud_gflops * 1e9 * config.cloud.cloud_efficiency,
+            wan_levels: config.cloud.wan_levels.clone(),
+            wan_cum: load::cumulative_rows(&config.cloud.wan_transition),
+            traces: match &r.trace_file {
+                Some(path) => Some(TraceSet::from_file(path)?),
+                None => None,
+            },
             config: config.clone(),
         })
     }
 
-    /// Length of the observation vector, `7 N + 3`.
+    /// Length of the observation vector, `7 N + 3` (`7 N + 4` with the cloud tier).
     pub fn obs_dim(&self) -> usize {
-        OBS_PER_DEVICE * self.n + OBS_GLOBAL_FIELDS.len()
+        OBS_PER_DEVICE * self.n + self.obs_global_fields().len()
+    }
+
+    /// Names of the observation entries after the per-device ones.
+    pub fn obs_global_fields(&self) -> &'static [&'static str] {
+        if self.cloud {
+            &OBS_GLOBAL_FIELDS_CLOUD
+        } else {
+            &OBS_GLOBAL_FIELDS
+        }
     }
 
     /// FLOPs of units 1..p of version v.
@@ -160,6 +189,9 @@ pub const OBS_DEVICE_FIELDS: [&str; OBS_PER_DEVICE] = ["task_as", "task_ls", "sp
 
 /// Names of the observation entries after the per-device ones, in order.
 pub const OBS_GLOBAL_FIELDS: [&str; 3] = ["edge_load", "edge_backlog", "time"];
+
+/// [`OBS_GLOBAL_FIELDS`] with the cloud tier: the WAN load `rho_W` before the time.
+pub const OBS_GLOBAL_FIELDS_CLOUD: [&str; 4] = ["edge_load", "edge_backlog", "wan_load", "time"];
 
 /// Upper bounds of the per-device observation entries (lower bounds are all 0).
 pub const OBS_DEVICE_HIGH: [f32; OBS_PER_DEVICE] = [1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0];

@@ -17,6 +17,8 @@ pub struct DeviceContext {
     pub f_dev: f64,
     /// Queued local work q_n, seconds.
     pub backlog_s: f64,
+    /// Full-band uplink throughput of the device's trace this slot, bit/s (0 on synthetic channels).
+    pub trace_bps: f64,
 }
 
 /// The edge server as one slot sees it.
@@ -26,6 +28,32 @@ pub struct EdgeContext {
     pub flops: f64,
     /// Work the edge still holds from earlier slots, `q_E`, seconds at full edge speed.
     pub backlog_s: f64,
+    /// Available WAN capacity behind the edge, `R_W`, bit/s (0 without the cloud tier).
+    pub wan_bps: f64,
+}
+
+/// The cloud tier as one slot sees it (SPEC section 8).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CloudContext {
+    /// Available WAN capacity `R_W = backhaul_bps * (1 - rho_W)`, bit/s.
+    pub wan_bps: f64,
+    /// Number of tasks that cross the WAN this slot, `|S_C|` (at least 1 for a task that does).
+    pub wan_users: f64,
+}
+
+/// One device's decision: version, first and (effective) second cut, bandwidth and compute shares.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Decision {
+    /// Version index.
+    pub v: usize,
+    /// First cut p1: units 1..p1 on the device.
+    pub p1: usize,
+    /// Effective second cut `p2' = max(p1, p2)`: units p1+1..p2' on the edge, the rest in the cloud (L = no cloud).
+    pub p2: usize,
+    /// Bandwidth share (ignored unless p1 < L).
+    pub b: f64,
+    /// Edge compute share (ignored unless p1 < p2').
+    pub c: f64,
 }
 
 /// Latency and utility of one device's task.
@@ -44,8 +72,7 @@ impl Scenario {
     /// and edge-compute share `c` (both ignored when `p = L`) on the edge `edge`.
     #[inline]
     pub fn device_outcome(&self, ctx: &DeviceContext, edge: &EdgeContext, v: usize, p: usize, b: f64, c: f64) -> DeviceOutcome {
-        let r = &self.config.radio;
-        let rate = if p < self.l { radio::rate_bps(b, r.bandwidth_hz, r.tx_power_w, ctx.gain, self.n0) } else { 0.0 };
+        let rate = self.uplink_rate(ctx, p < self.l, b);
         self.device_outcome_at_rate(ctx, edge, v, p, c, rate)
     }
 
@@ -60,6 +87,43 @@ impl Scenario {
         let total = latency.total();
         let utility = self.task_utility(ctx.task, v, total);
         DeviceOutcome { latency, total, utility }
+    }
+
+    /// [`Scenario::device_outcome`] with the cloud tier: the decision `d` may send the tail of the model
+    /// (units p2'+1..L) to the cloud. The edge computes only when `p1 < p2'`, and its queue is waited for only
+    /// then; the WAN and cloud terms apply when `p2' < L`. With `p2' = L` this equals the edge-only outcome.
+    #[inline]
+    pub fn device_outcome_cloud(&self, ctx: &DeviceContext, edge: &EdgeContext, cloud: &CloudContext, d: &Decision, rate_bps: f64) -> DeviceOutcome {
+        let l = self.l;
+        let (v, p1, p2) = (d.v, d.p1, d.p2);
+        let (in_s, in_se, in_sc) = (p1 < l, p1 < p2, p2 < l);
+        let local_flops = self.flops_until(v, p1);
+        let edge_work = self.flops_until(v, p2) - local_flops;
+        let mut latency = compute::task_latency(ctx.backlog_s, local_flops, ctx.f_dev, in_s, self.bytes_at(v, p1), rate_bps, edge_work, d.c * edge.flops, edge.backlog_s);
+        if !in_se {
+            latency.edge = 0.0; // the edge only relays: no queue, no work
+        }
+        if in_sc {
+            let each = cloud.wan_bps / cloud.wan_users.max(1.0);
+            (latency.wan, latency.cloud) = compute::cloud_terms(self.bytes_at(v, p2), each, self.config.cloud.wan_rtt_s, self.flops_until(v, l) - self.flops_until(v, p2), self.cloud_flops);
+        }
+        let total = latency.total();
+        let utility = self.task_utility(ctx.task, v, total);
+        DeviceOutcome { latency, total, utility }
+    }
+
+    /// Device `ctx`'s uplink rate with bandwidth share `b` (0 when it does not upload): the Shannon rate of
+    /// its channel, or `b` times its trace's throughput `trace_bps` on a trace-driven uplink.
+    #[inline]
+    pub fn uplink_rate(&self, ctx: &DeviceContext, uploads: bool, b: f64) -> f64 {
+        if !uploads {
+            0.0
+        } else if self.traces.is_some() {
+            b * ctx.trace_bps
+        } else {
+            let r = &self.config.radio;
+            radio::rate_bps(b, r.bandwidth_hz, r.tx_power_w, ctx.gain, self.n0)
+        }
     }
 
     /// Utility of a task of type `task` served by version `v` with latency `total`.
@@ -77,7 +141,19 @@ impl Env {
     pub fn device_context(&self, k: usize) -> DeviceContext {
         let sc = self.scenario();
         let dev = &self.devices()[k];
-        DeviceContext { task: dev.task, gain: self.gain(k), f_dev: compute::effective_flops(sc.device_peak_flops[k], sc.device_levels[dev.load as usize]), backlog_s: dev.backlog_s }
+        DeviceContext {
+            task: dev.task,
+            gain: self.gain(k),
+            f_dev: compute::effective_flops(sc.device_peak_flops[k], sc.device_levels[dev.load as usize]),
+            backlog_s: dev.backlog_s,
+            trace_bps: self.trace_bps(k),
+        }
+    }
+
+    /// The cloud in the current state, for a slot in which `wan_users` tasks cross the WAN.
+    #[inline]
+    pub fn cloud_context(&self, wan_users: usize) -> CloudContext {
+        CloudContext { wan_bps: self.wan_bps(), wan_users: wan_users as f64 }
     }
 
     /// Effective edge FLOP/s in the current state.
@@ -90,6 +166,6 @@ impl Env {
     /// The edge in the current state: its effective FLOP/s and the work it still holds.
     #[inline]
     pub fn edge_context(&self) -> EdgeContext {
-        EdgeContext { flops: self.edge_flops(), backlog_s: self.edge_backlog_s() }
+        EdgeContext { flops: self.edge_flops(), backlog_s: self.edge_backlog_s(), wan_bps: self.wan_bps() }
     }
 }

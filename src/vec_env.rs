@@ -168,10 +168,11 @@ impl VecEnv {
     }
 
     /// Runs `f(env_index, env, rows)` for every environment with its rows of the `(B, N)` action buffers
-    /// (policies use this to write actions). Parallel on the pool unless tiny.
+    /// (version, partition, bandwidth, compute, cloud_partition; policies use this to write actions).
+    /// Parallel on the pool unless tiny.
     pub fn for_each_env<F>(&mut self, out: ActionsMut<'_>, f: &F)
     where
-        F: Fn(usize, &Env, (&mut [i64], &mut [i64], &mut [f64], &mut [f64])) + Sync,
+        F: Fn(usize, &Env, (&mut [i64], &mut [i64], &mut [f64], &mut [f64], &mut [i64])) + Sync,
     {
         self.batch.for_each_env(out, f)
     }
@@ -297,6 +298,7 @@ impl Batch {
                     partition: s.partition.as_slice().expect("standard layout"),
                     bandwidth: s.bandwidth.as_slice().expect("standard layout"),
                     compute: s.compute.as_slice().expect("standard layout"),
+                    cloud_partition: if action.cloud_partition.is_some() { s.cloud_partition.as_slice().expect("standard layout") } else { &[] },
                 }
             }
         };
@@ -315,38 +317,39 @@ impl Batch {
 
     fn for_each_env<F>(&mut self, out: ActionsMut<'_>, f: &F)
     where
-        F: Fn(usize, &Env, (&mut [i64], &mut [i64], &mut [f64], &mut [f64])) + Sync,
+        F: Fn(usize, &Env, (&mut [i64], &mut [i64], &mut [f64], &mut [f64], &mut [i64])) + Sync,
     {
         let (nb, n) = (self.envs.len(), self.scenario.n);
-        let ActionsMut { mut version, mut partition, mut bandwidth, mut compute } = out;
-        let (a, b, c, d) = (
+        let ActionsMut { mut version, mut partition, mut bandwidth, mut compute, mut cloud_partition } = out;
+        let (a, b, c, d, e) = (
             version.as_slice_mut().expect("action buffers are C-contiguous"),
             partition.as_slice_mut().expect("action buffers are C-contiguous"),
             bandwidth.as_slice_mut().expect("action buffers are C-contiguous"),
             compute.as_slice_mut().expect("action buffers are C-contiguous"),
+            cloud_partition.as_slice_mut().expect("action buffers are C-contiguous"),
         );
-        let run = |start: usize, envs: &[Env], a: &mut [i64], b: &mut [i64], c: &mut [f64], d: &mut [f64]| {
+        let run = |start: usize, envs: &[Env], a: &mut [i64], b: &mut [i64], c: &mut [f64], d: &mut [f64], e: &mut [i64]| {
             for (j, env) in envs.iter().enumerate() {
                 let r = j * n..(j + 1) * n;
-                f(start + j, env, (&mut a[r.clone()], &mut b[r.clone()], &mut c[r.clone()], &mut d[r]));
+                f(start + j, env, (&mut a[r.clone()], &mut b[r.clone()], &mut c[r.clone()], &mut d[r.clone()], &mut e[r]));
             }
         };
         if self.pool.num_threads <= 1 || nb < 8 || n == 0 {
-            run(0, &self.envs, a, b, c, d);
+            run(0, &self.envs, a, b, c, d, e);
             return;
         }
         // Policies cost far more per environment than a step, so small chunks pay off.
         let chunk = nb.div_ceil(self.pool.num_threads * 8).max(1);
         let envs = &self.envs;
         let Some(pool) = self.pool.get() else {
-            run(0, envs, a, b, c, d);
+            run(0, envs, a, b, c, d, e);
             return;
         };
         pool.install(|| {
-            (envs.par_chunks(chunk), a.par_chunks_mut(chunk * n), b.par_chunks_mut(chunk * n), c.par_chunks_mut(chunk * n), d.par_chunks_mut(chunk * n))
+            (envs.par_chunks(chunk), a.par_chunks_mut(chunk * n), b.par_chunks_mut(chunk * n), c.par_chunks_mut(chunk * n), d.par_chunks_mut(chunk * n), e.par_chunks_mut(chunk * n))
                 .into_par_iter()
                 .enumerate()
-                .for_each(|(ci, (e, a, b, c, d))| run(ci * chunk, e, a, b, c, d));
+                .for_each(|(ci, (envs, a, b, c, d, e))| run(ci * chunk, envs, a, b, c, d, e));
         });
     }
 }

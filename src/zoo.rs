@@ -42,6 +42,11 @@ pub struct VersionProfile {
     pub accuracy: f64,
     /// Bytes of the raw input uploaded when the whole model runs on the edge (partition 0).
     pub input_bytes: f64,
+    /// Largest bytes per element this version's intermediate features can take on the wire (for example 1.0
+    /// for an int8-quantised version): the version sends `min(zoo.feature_bytes_per_element, this)` per
+    /// element. Unset, the scenario's value applies alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_bytes_per_element: Option<f64>,
     /// The units in execution order.
     pub units: Vec<UnitProfile>,
 }
@@ -113,6 +118,11 @@ impl FamilyProfile {
             }
             if !(v.input_bytes.is_finite() && (0.0..=MAX_BYTES).contains(&v.input_bytes)) {
                 return Err(ConfigError::new(&format!("{vp}.input_bytes"), format!("must be in [0, {MAX_BYTES:e}], got {}", v.input_bytes)));
+            }
+            if let Some(fb) = v.feature_bytes_per_element {
+                if !(fb.is_finite() && (1e-6..=1e3).contains(&fb)) {
+                    return Err(ConfigError::new(&format!("{vp}.feature_bytes_per_element"), format!("must be in [1e-6, 1e3] bytes, got {fb}")));
+                }
             }
             if v.units.is_empty() || v.units.len() > MAX_UNITS {
                 return Err(ConfigError::new(&format!("{vp}.units"), format!("must hold 1 to {MAX_UNITS} units, got {}", v.units.len())));
@@ -220,7 +230,7 @@ pub fn mobilenet_v1_version(width: f64, res: u32, accuracy: f64) -> VersionProfi
     }
     units.push(UnitProfile { name: "avgpool".into(), flops: 2.0 * (hw * hw * c_in) as f64, out_elems: c_in as f64 });
     units.push(UnitProfile { name: "fc".into(), flops: 2.0 * (c_in * IMAGENET_CLASSES) as f64, out_elems: IMAGENET_CLASSES as f64 });
-    VersionProfile { name: mobilenet_version_name(width, res), accuracy, input_bytes: (res as u64 * res as u64 * 3) as f64, units }
+    VersionProfile { name: mobilenet_version_name(width, res), accuracy, input_bytes: (res as u64 * res as u64 * 3) as f64, feature_bytes_per_element: None, units }
 }
 
 /// The built-in `mobilenet_v1` family: all 16 width x resolution versions, widest and largest first.
@@ -235,12 +245,18 @@ pub fn mobilenet_v1() -> FamilyProfile {
 }
 
 /// Names of the built-in families.
-pub const BUILTIN_FAMILIES: [&str; 1] = ["mobilenet_v1"];
+pub const BUILTIN_FAMILIES: [&str; 2] = ["mobilenet_v1", "torchvision"];
+
+/// The `torchvision` family: ResNets, ResNeXts, Wide ResNets, MobileNet v2/v3 and ShuffleNet v2 with their
+/// int8-quantised variants, profiled from the torchvision architectures at 7 stride-aligned cut points
+/// (`mcia zoo build --family torchvision` regenerates it; the accuracies are torchvision's own).
+const TORCHVISION_JSON: &str = include_str!("families/torchvision.json");
 
 /// Returns a built-in family by name.
 pub fn builtin_family(name: &str) -> Option<FamilyProfile> {
     match name {
         "mobilenet_v1" => Some(mobilenet_v1()),
+        "torchvision" => Some(FamilyProfile::from_json_str(TORCHVISION_JSON).expect("the shipped torchvision family is valid")),
         _ => None,
     }
 }

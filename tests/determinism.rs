@@ -98,7 +98,7 @@ fn non_contiguous_actions_give_the_same_steps() {
         let (vf, pf) = (a.version.t().as_standard_layout().reversed_axes().to_owned(), a.partition.t().as_standard_layout().reversed_axes().to_owned());
         let (bf, cf) = (a.bandwidth.t().as_standard_layout().reversed_axes().to_owned(), a.compute.t().as_standard_layout().reversed_axes().to_owned());
         assert!(!vf.is_standard_layout());
-        let f_order = mcia::Actions { version: vf.view(), partition: pf.view(), bandwidth: bf.view(), compute: cf.view() };
+        let f_order = mcia::Actions { version: vf.view(), partition: pf.view(), bandwidth: bf.view(), compute: cf.view(), cloud_partition: None };
         let r1 = v.step(&a).unwrap().clone();
         let r2 = w.step(&f_order).unwrap();
         assert_eq!((&r1.obs, &r1.rewards), (&r2.obs, &r2.rewards));

@@ -79,7 +79,7 @@ proptest! {
                 continue;
             }
             let (v, p, b, c) = actions(&sc, act_seed, step);
-            let a = ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c };
+            let a = ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c, cloud_partition: &[] };
             let out = env.step(&a, &mut obs, Some(info.view_mut())).unwrap();
             let f = |field: F, k: usize| info.float(field)[k];
             prop_assert!(out.reward.is_finite());
@@ -128,7 +128,7 @@ proptest! {
         }
         let before = env.snapshot();
         let obs_before = obs.clone();
-        let err = env.step(&ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c }, &mut obs, None).unwrap_err();
+        let err = env.step(&ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c, cloud_partition: &[] }, &mut obs, None).unwrap_err();
         match err {
             StepError::Action(e) => prop_assert_eq!(e.device, Some(device)),
             other => prop_assert!(false, "unexpected {:?}", other),
@@ -168,7 +168,7 @@ proptest! {
             Err(_) => prop_assert_eq!(env.snapshot(), good),
             Ok(()) => {
                 let (v, p, b, c) = actions(&sc, seed, 0);
-                let out = env.step(&ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c }, &mut obs, None);
+                let out = env.step(&ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c, cloud_partition: &[] }, &mut obs, None);
                 if let Ok(out) = out {
                     prop_assert!(out.reward.is_finite());
                     prop_assert!(obs.iter().all(|x| x.is_finite()));
@@ -189,7 +189,7 @@ proptest! {
         for step in 0..30 {
             let (v, p, _, _) = actions(&sc, seed, step);
             let w: Vec<f64> = (0..n).map(|k| if k % 2 == 0 { big } else { 1e-300 }).collect();
-            let out = env.step(&ActionRef { version: &v, partition: &p, bandwidth: &w, compute: &w }, &mut obs, None).unwrap();
+            let out = env.step(&ActionRef { version: &v, partition: &p, bandwidth: &w, compute: &w, cloud_partition: &[] }, &mut obs, None).unwrap();
             prop_assert!(out.reward.is_finite());
             prop_assert!(env.devices().iter().all(|d| d.backlog_s.is_finite()) && env.edge_backlog_s().is_finite());
             prop_assert!(obs.iter().all(|x| x.is_finite()));

@@ -21,12 +21,26 @@ fn scenarios() -> Vec<Arc<Scenario>> {
     c.tasks.as_ratio = 0.9;
     c.devices.device_classes = vec!["pi5".into(); 9];
     out.push(Arc::new(Scenario::new(&c).unwrap()));
+    // The cloud tier, with a slow WAN so that the cloud is sometimes worth it and sometimes not.
+    let mut c = Config::default();
+    c.cloud.enabled = true;
+    c.cloud.backhaul_bps = 20e6;
+    c.devices.device_classes = vec!["pi_zero_2w".into(), "pi4".into(), "pi4".into(), "n100".into(), "pi_zero_2w".into()];
+    out.push(Arc::new(Scenario::new(&c).unwrap()));
     out
+}
+
+/// The built-in policies that apply to `sc` (`cloud_only` needs the cloud tier).
+fn names(sc: &Scenario) -> impl Iterator<Item = &'static str> + '_ {
+    POLICY_NAMES.into_iter().filter(move |&n| sc.cloud || n != "cloud_only")
 }
 
 /// A built-in policy; `static` gets a fixed table (searching one takes seconds even in release builds).
 fn policy(name: &str, sc: &Scenario, seed: u64) -> Box<dyn Policy> {
-    let table = StaticTable { accuracy_sensitive: (0..sc.n).map(|k| [0, k % (sc.l + 1)]).collect(), latency_sensitive: vec![[sc.m - 1, 0]; sc.n] };
+    let mut table = StaticTable { accuracy_sensitive: (0..sc.n).map(|k| [0, k % (sc.l + 1)]).collect(), latency_sensitive: vec![[sc.m - 1, 0]; sc.n], cloud_partition: None };
+    if sc.cloud {
+        table.cloud_partition = Some(mcia::policies::static_table::SecondCuts { accuracy_sensitive: (0..sc.n).map(|k| (3 * k) % (sc.l + 1)).collect(), latency_sensitive: vec![0; sc.n] });
+    }
     by_name(name, sc, &PolicyOptions { seed, table: Some(table), ..Default::default() }).unwrap()
 }
 
@@ -36,7 +50,7 @@ fn every_policy_gives_valid_actions_on_every_scenario() {
         let b = 32;
         let mut venv = VecEnv::new(sc.clone(), b, 5, AutoresetMode::NextStep, 2).unwrap();
         venv.reset(Some(&seeds(5, b)), None).unwrap();
-        for name in POLICY_NAMES {
+        for name in names(&sc) {
             let policy = policy(name, &sc, 1);
             let mut act = ActionsBuf::zeros(b, sc.n);
             for _ in 0..10 {
@@ -85,9 +99,10 @@ fn optimizer_is_never_worse_than_greedy_on_a_slot() {
 
 #[test]
 fn policies_are_deterministic_across_threads() {
-    let sc = scenarios().remove(0);
+    let sc = scenarios().pop().expect("the cloud scenario");
+    assert!(sc.cloud);
     let b = 200;
-    for name in POLICY_NAMES {
+    for name in names(&sc) {
         let run = |threads: usize| {
             let mut venv = VecEnv::new(sc.clone(), b, 3, AutoresetMode::NextStep, threads).unwrap();
             venv.reset(Some(&seeds(3, b)), None).unwrap();
@@ -121,7 +136,7 @@ fn every_policy_acts_inside_the_action_space() {
         let b = 24;
         let mut venv = VecEnv::new(sc.clone(), b, 11, AutoresetMode::NextStep, 2).unwrap();
         venv.reset(Some(&seeds(11, b)), None).unwrap();
-        for name in POLICY_NAMES {
+        for name in names(&sc) {
             let policy = policy(name, &sc, 2);
             let mut act = ActionsBuf::zeros(b, sc.n);
             for _ in 0..15 {

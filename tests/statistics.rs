@@ -15,7 +15,7 @@ fn exogenous_processes_match_their_parameters() {
     let mut v = vec_env(&sc, b, 2024, 2);
     v.reset(Some(&seeds(2024, b)), None).unwrap();
     let (ver, part, w) = (vec![3i64; b * n], vec![16i64; b * n], vec![1.0; b * n]);
-    let a = Actions::from_flat(b, n, &ActionRef { version: &ver, partition: &part, bandwidth: &w, compute: &w }).unwrap();
+    let a = Actions::from_flat(b, n, &ActionRef { version: &ver, partition: &part, bandwidth: &w, compute: &w, cloud_partition: &[] }).unwrap();
 
     let (mut power, mut count, mut lag_num, mut lag_den) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     let (mut arrivals, mut as_tasks, mut slots) = (0.0f64, 0.0f64, 0.0f64);
@@ -79,7 +79,7 @@ fn distances_stay_uniform_under_the_reflected_walk() {
     v.reset(Some(&seeds(9, b)), None).unwrap();
     let n = sc.n;
     let (ver, part, w) = (vec![0i64; b * n], vec![16i64; b * n], vec![1.0; b * n]);
-    let a = Actions::from_flat(b, n, &ActionRef { version: &ver, partition: &part, bandwidth: &w, compute: &w }).unwrap();
+    let a = Actions::from_flat(b, n, &ActionRef { version: &ver, partition: &part, bandwidth: &w, compute: &w, cloud_partition: &[] }).unwrap();
     for _ in 0..50 {
         v.step(&a).unwrap();
     }

@@ -18,26 +18,43 @@ from . import _core, policies, spaces, wrappers, zoo
 from ._core import ActionError, ConcurrentUseError, ConfigError, InternalError, MciaError, OutOfMemoryError, PolicyError, ResetNeeded, SnapshotError
 from .ablation import AblationResult, AblationSweep, ablate, ablate_sweep
 from .config import Config, scenarios
-from .env import MciaEnv
+from .env import MciaCloudEnv, MciaEnv
 from .evaluation import Comparison, EvalResult, compare, evaluate
 from .sweep import SweepResult, sweep
-from .vector import MciaVectorEnv
+from .vector import MciaCloudVectorEnv, MciaVectorEnv
 
 __version__: str = _core.__version__
 
 ENV_ID = "MCIA-v0"
+#: The cloud-edge-end environment (SPEC section 8): MCIA-v0 with ``cloud.enabled = true``.
+CLOUD_ENV_ID = "MCIA-Cloud-v0"
+#: Every registered environment id and the config overrides that define it.
+ENV_IDS = {ENV_ID: {}, CLOUD_ENV_ID: {"cloud.enabled": True}}
 
 
 def _register_envs() -> None:
-    """Registers ``MCIA-v0`` with Gymnasium (idempotent)."""
-    if ENV_ID in _gym.registry:
-        return
-    _gym.register(
-        id=ENV_ID,
-        entry_point="mcia.env:MciaEnv",
-        vector_entry_point="mcia.vector:MciaVectorEnv",
-        max_episode_steps=Config.default()["time"]["episode_slots"],
-    )
+    """Registers ``MCIA-v0`` and ``MCIA-Cloud-v0`` with Gymnasium (idempotent)."""
+    for env_id, (entry, vector_entry) in {
+        ENV_ID: ("mcia.env:MciaEnv", "mcia.vector:MciaVectorEnv"),
+        CLOUD_ENV_ID: ("mcia.env:MciaCloudEnv", "mcia.vector:MciaCloudVectorEnv"),
+    }.items():
+        if env_id in _gym.registry:
+            continue
+        _gym.register(
+            id=env_id,
+            entry_point=entry,
+            vector_entry_point=vector_entry,
+            max_episode_steps=Config.default()["time"]["episode_slots"],
+        )
+
+
+def env_config(env_id: str = ENV_ID, config: "ConfigLike" = None) -> Config:
+    """The scenario of environment ``env_id`` (``MCIA-v0`` or ``MCIA-Cloud-v0``) over ``config``."""
+    if env_id not in ENV_IDS:
+        raise ConfigError(f"unknown environment id {env_id!r}; one of {list(ENV_IDS)}")
+    from .config import as_config
+
+    return as_config(config).replace(ENV_IDS[env_id])
 
 
 _register_envs()
@@ -50,7 +67,12 @@ __all__ = [
     "Comparison",
     "Config",
     "ConfigError",
+    "CLOUD_ENV_ID",
     "ENV_ID",
+    "ENV_IDS",
+    "MciaCloudEnv",
+    "MciaCloudVectorEnv",
+    "env_config",
     "EvalResult",
     "MciaEnv",
     "InternalError",

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _core
 
-from .spaces import ACTION_KEYS
+from .spaces import ACTION_KEYS, action_keys
 
 
 def _index_array(name: str, value: Any, where: str) -> np.ndarray:
@@ -36,36 +36,42 @@ def _weight_array(name: str, value: Any, where: str) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-def split_action(action: Any, where: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(version, partition, bandwidth, compute)`` from a Dict action; errors name ``where`` and the field."""
+def split_action(action: Any, where: str, cloud: bool = False) -> Tuple[np.ndarray, ...]:
+    """``(version, partition, bandwidth, compute)`` from a Dict action, plus ``cloud_partition`` with the
+    cloud tier; errors name ``where`` and the field."""
+    keys = action_keys(cloud)
     if not isinstance(action, Mapping):
         raise _core.ActionError(
-            f"{where}: action must be a dict with keys {list(ACTION_KEYS)}, got {type(action).__name__} "
+            f"{where}: action must be a dict with keys {list(keys)}, got {type(action).__name__} "
             "(use mcia.wrappers.BoxAction or MultiDiscreteAction for flat actions)"
         )
-    missing = [k for k in ACTION_KEYS if k not in action]
+    missing = [k for k in keys if k not in action]
     if missing:
-        raise _core.ActionError(f"{where}: action is missing field(s) {missing}")
-    extra = [k for k in action if k not in ACTION_KEYS]
+        hint = " (the cloud tier is enabled: the action needs the second cut)" if missing == ["cloud_partition"] else ""
+        raise _core.ActionError(f"{where}: action is missing field(s) {missing}{hint}")
+    extra = [k for k in action if k not in keys]
     if extra:
-        raise _core.ActionError(f"{where}: action has unknown field(s) {extra}; expected {list(ACTION_KEYS)}")
-    return (
+        hint = " (only MCIA-Cloud-v0, or cloud.enabled = true, takes a second cut)" if extra == ["cloud_partition"] else ""
+        raise _core.ActionError(f"{where}: action has unknown field(s) {extra}; expected {list(keys)}{hint}")
+    fields = (
         _index_array("version", action["version"], where),
         _index_array("partition", action["partition"], where),
         _weight_array("bandwidth", action["bandwidth"], where),
         _weight_array("compute", action["compute"], where),
     )
+    return fields + ((_index_array("cloud_partition", action["cloud_partition"], where),) if cloud else ())
 
 
-def action_fields(action: Any, where: str) -> Tuple[Any, Any, Any, Any]:
-    """The four fields of a Dict action as given (the core converts dtypes and layouts itself); any other
-    action is explained by :func:`split_action`."""
-    if type(action) is dict and len(action) == 4:
+def action_fields(action: Any, where: str, cloud: bool = False) -> Tuple[Any, ...]:
+    """The fields of a Dict action as given (the core converts dtypes and layouts itself); any other action
+    is explained by :func:`split_action`."""
+    if type(action) is dict and len(action) == (5 if cloud else 4):
         try:
-            return action["version"], action["partition"], action["bandwidth"], action["compute"]
+            fields = (action["version"], action["partition"], action["bandwidth"], action["compute"])
+            return fields + ((action["cloud_partition"],) if cloud else ())
         except KeyError:
             pass
-    return split_action(action, where)
+    return split_action(action, where, cloud)
 
 
 def coerce_field(value: Any, field: str, where: str, is_index: bool) -> np.ndarray:

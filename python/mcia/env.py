@@ -124,8 +124,10 @@ class MciaEnv(gym.Env):
         self.num_devices: int = self._core.num_devices
         self.num_versions: int = self._core.num_versions
         self.num_units: int = self._core.num_units
-        self.observation_space = observation_space(self.num_devices)
-        self.action_space = action_space(self.num_devices, self.num_versions, self.num_units)
+        #: Whether the cloud tier is enabled (``MCIA-Cloud-v0``): a ``cloud_partition`` action and ``wan_load``.
+        self.cloud: bool = bool(self.config["cloud"]["enabled"])
+        self.observation_space = observation_space(self.num_devices, self.cloud)
+        self.action_space = action_space(self.num_devices, self.num_versions, self.num_units, self.cloud)
         self._seeded = False
         self._last: Dict[str, Any] = {}
 
@@ -147,10 +149,10 @@ class MciaEnv(gym.Env):
         """Advances one slot. Raises :class:`mcia.ActionError` for invalid actions and
         :class:`mcia.ResetNeeded` before ``reset`` or after the episode ended; the state is then unchanged."""
         # Any dtype and layout goes straight to Rust, which converts once; errors name MciaEnv and the field.
-        if type(action) is dict and len(action) == 4 and "version" in action and "partition" in action and "bandwidth" in action and "compute" in action:
+        if type(action) is dict and len(action) == 4 and "version" in action and "partition" in action and "bandwidth" in action and "compute" in action and not self.cloud:
             out = self._core.step(action["version"], action["partition"], action["bandwidth"], action["compute"])
         else:
-            out = self._core.step(*action_fields(action, "MciaEnv"))
+            out = self._core.step(*action_fields(action, "MciaEnv", self.cloud))
         if self.render_mode is None:
             return out
         obs, reward, terminated, truncated, info = out
@@ -211,3 +213,16 @@ class MciaEnv(gym.Env):
         self._np_random_seed = state["np_random_seed"]
         if state["spec"] is not None:
             self.spec = state["spec"]
+
+
+class MciaCloudEnv(MciaEnv):
+    """``MCIA-Cloud-v0``: :class:`MciaEnv` with the cloud tier of SPEC section 8 enabled.
+
+    The given scenario (default: the default scenario) with ``cloud.enabled = true``: the action gains
+    ``cloud_partition`` (the second cut, ``MultiDiscrete([L+1]*N)``), the observation gains ``wan_load``
+    before ``time`` (``7N + 4`` entries), and the info gains ``cloud_partition``, ``t_wan``, ``t_cloud`` and
+    ``wan_bps``. Every other argument is :class:`MciaEnv`'s.
+    """
+
+    def __init__(self, config: ConfigLike = None, render_mode: Optional[str] = None, info: bool = True, copy: bool = True) -> None:
+        super().__init__(as_config(config).replace({"cloud.enabled": True}), render_mode=render_mode, info=info, copy=copy)

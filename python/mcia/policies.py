@@ -199,8 +199,11 @@ class RustPolicy:
                 "bandwidth": np.zeros((b, n), np.float64),
                 "compute": np.zeros((b, n), np.float64),
             }
+            self._second_cut = np.zeros((b, n), np.int64)
+            if self.config["cloud"]["enabled"]:
+                self._buffers["cloud_partition"] = self._second_cut
         buf = self._buffers
-        self._core.act_into(core, buf["version"], buf["partition"], buf["bandwidth"], buf["compute"])
+        self._core.act_into(core, buf["version"], buf["partition"], buf["bandwidth"], buf["compute"], self._second_cut)
         return buf
 
     def __repr__(self) -> str:

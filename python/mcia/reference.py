@@ -291,7 +291,9 @@ class ReferenceModel:
             out_elems = np.array([u["out_elems"] for u in v["units"]], dtype=np.float64)
             self.cum_flops[i, 1:] = np.cumsum(flops)
             self.upload_bytes[i, 0] = v["input_bytes"]
-            self.upload_bytes[i, 1:L] = out_elems[: L - 1] * fb   # output of unit p, p = 1..L-1
+            own = v.get("feature_bytes_per_element")   # a quantised version's element size caps the scenario's
+            fb_v = fb if own is None else min(fb, float(own))
+            self.upload_bytes[i, 1:L] = out_elems[: L - 1] * fb_v  # output of unit p, p = 1..L-1
             self.upload_bytes[i, L] = 0.0                          # fully local: nothing is sent
 
         # Compute.

@@ -108,8 +108,10 @@ class MciaVectorEnv(VectorEnv):
         self.num_devices: int = self._core.num_devices
         self.num_versions: int = self._core.num_versions
         self.num_units: int = self._core.num_units
-        self.single_observation_space = observation_space(self.num_devices)
-        self.single_action_space = action_space(self.num_devices, self.num_versions, self.num_units)
+        #: Whether the cloud tier is enabled (``MCIA-Cloud-v0``): a ``cloud_partition`` action and ``wan_load``.
+        self.cloud: bool = bool(self.config["cloud"]["enabled"])
+        self.single_observation_space = observation_space(self.num_devices, self.cloud)
+        self.single_action_space = action_space(self.num_devices, self.num_versions, self.num_units, self.cloud)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._with_info = bool(info)
@@ -179,10 +181,10 @@ class MciaVectorEnv(VectorEnv):
         """Steps every environment with its row of ``actions`` (a dict of ``(B, N)`` arrays)."""
         # Any dtype and layout goes straight to Rust, which converts once.
         a = actions
-        if type(a) is dict and len(a) == 4 and "version" in a and "partition" in a and "bandwidth" in a and "compute" in a:
+        if type(a) is dict and len(a) == 4 and "version" in a and "partition" in a and "bandwidth" in a and "compute" in a and not self.cloud:
             out = self._core.step(a["version"], a["partition"], a["bandwidth"], a["compute"])
         else:
-            out = self._core.step(*action_fields(a, "MciaVectorEnv"))
+            out = self._core.step(*action_fields(a, "MciaVectorEnv", self.cloud))
         if not self._same_step:
             return out
         obs, rewards, terminated, truncated, info, final_obs, final_info = out
@@ -254,3 +256,11 @@ class MciaVectorEnv(VectorEnv):
 
 
 __all__ = ["MciaVectorEnv", "ACTION_KEYS"]
+
+
+class MciaCloudVectorEnv(MciaVectorEnv):
+    """The native vector env of ``MCIA-Cloud-v0``: :class:`MciaVectorEnv` with ``cloud.enabled = true``
+    (see :class:`mcia.env.MciaCloudEnv` for what the cloud tier adds)."""
+
+    def __init__(self, num_envs: int = 1, config: ConfigLike = None, **kwargs: Any) -> None:
+        super().__init__(num_envs, as_config(config).replace({"cloud.enabled": True}), **kwargs)

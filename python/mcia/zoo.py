@@ -38,6 +38,9 @@ class Version:
     accuracy: float  #: top-1 accuracy in [0, 1]
     input_bytes: float  #: bytes of the raw input (uploaded at cut 0)
     units: List[Unit] = field(repr=False)
+    #: largest bytes per element of this version's features on the wire (e.g. 1.0 when int8-quantised):
+    #: it sends ``min(zoo.feature_bytes_per_element, this)``; None means the scenario's value alone
+    feature_bytes_per_element: Optional[float] = None
 
     @property
     def total_flops(self) -> float:
@@ -56,9 +59,12 @@ class Version:
 
     def upload_bytes(self, feature_bytes_per_element: Optional[float] = None) -> np.ndarray:
         """Bytes sent at each cut p = 0..L, ``(L + 1,)``: the raw input at 0, the cut unit's output
-        (``out_elems * feature_bytes_per_element``, default: the default scenario's
-        ``zoo.feature_bytes_per_element``) in between, nothing at L."""
+        (``out_elems * b`` with ``b`` = ``feature_bytes_per_element``, default the default scenario's
+        ``zoo.feature_bytes_per_element``, capped by the version's own element size if it has one) in
+        between, nothing at L."""
         fb = Config()["zoo"]["feature_bytes_per_element"] if feature_bytes_per_element is None else float(feature_bytes_per_element)
+        if self.feature_bytes_per_element is not None:
+            fb = min(fb, float(self.feature_bytes_per_element))
         out = [self.input_bytes] + [u.out_elems * fb for u in self.units[:-1]] + [0.0]
         return np.array(out)
 
@@ -88,6 +94,7 @@ class Family:
             "name": self.name,
             "versions": [
                 {"name": v.name, "accuracy": v.accuracy, "input_bytes": v.input_bytes,
+                 **({} if v.feature_bytes_per_element is None else {"feature_bytes_per_element": v.feature_bytes_per_element}),
                  "units": [{"name": u.name, "flops": u.flops, "out_elems": u.out_elems} for u in v.units]}
                 for v in self
             ],
@@ -102,7 +109,8 @@ class Family:
 def _from_json(text: str) -> Family:
     d = json.loads(text)
     versions = {
-        v["name"]: Version(v["name"], v["accuracy"], v["input_bytes"], [Unit(u.get("name", ""), u["flops"], u["out_elems"]) for u in v["units"]])
+        v["name"]: Version(v["name"], v["accuracy"], v["input_bytes"], [Unit(u.get("name", ""), u["flops"], u["out_elems"]) for u in v["units"]],
+                           v.get("feature_bytes_per_element"))
         for v in d["versions"]
     }
     return Family(d["name"], versions)

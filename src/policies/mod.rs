@@ -16,7 +16,7 @@ use crate::scenario::Scenario;
 use crate::sim::tasks;
 use crate::vec_env::VecEnv;
 
-pub use heuristics::{DeviceOnly, EdgeOnly, Greedy, Neurosurgeon, RandomPolicy};
+pub use heuristics::{CloudOnly, DeviceOnly, EdgeOnly, Greedy, Neurosurgeon, RandomPolicy};
 pub use optimizer::Optimizer;
 pub use static_table::{StaticSearch, StaticTable};
 
@@ -30,6 +30,8 @@ pub struct ActionMut<'a> {
     pub bandwidth: &'a mut [f64],
     /// Edge compute weight per device.
     pub compute: &'a mut [f64],
+    /// Second cut per device (read only with the cloud tier; L, no cloud, from every policy without it).
+    pub cloud_partition: &'a mut [i64],
 }
 
 /// A decision rule over the true state of one environment.
@@ -39,10 +41,13 @@ pub trait Policy: Send + Sync {
 }
 
 /// Names of the built-in policies accepted by [`by_name`].
-pub const POLICY_NAMES: [&str; 7] = ["random", "device_only", "edge_only", "neurosurgeon", "greedy", "static", "optimizer"];
+pub const POLICY_NAMES: [&str; 8] = ["random", "device_only", "edge_only", "cloud_only", "neurosurgeon", "greedy", "static", "optimizer"];
 
 /// Names of the decision dimensions a [`Freeze`] can fix, in the order of SPEC section 7.
 pub const FREEZE_DIMENSIONS: [&str; 4] = ["version", "cut", "bandwidth", "compute"];
+
+/// The fifth decision dimension of the cloud tier: the second cut, frozen at L (no cloud).
+pub const CLOUD_DIMENSION: &str = "cloud";
 
 /// Decisions a policy may not vary (SPEC section 7's decision ablation). The default freezes nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,6 +60,8 @@ pub struct Freeze {
     pub bandwidth: bool,
     /// Equal edge compute shares among the offloading devices.
     pub compute: bool,
+    /// The second cut held at L: nothing runs in the cloud (a no-op without the cloud tier).
+    pub cloud: bool,
 }
 
 impl Freeze {
@@ -67,24 +74,29 @@ impl Freeze {
             "cut" => f.cut = true,
             "bandwidth" => f.bandwidth = true,
             "compute" => f.compute = true,
-            other => return Err(PolicyError::new("freeze", format!("unknown decision dimension {other:?}; one of {FREEZE_DIMENSIONS:?}"))),
+            CLOUD_DIMENSION => f.cloud = true,
+            other => return Err(PolicyError::new("freeze", format!("unknown decision dimension {other:?}; one of {FREEZE_DIMENSIONS:?} or {CLOUD_DIMENSION:?}"))),
         }
         Ok(f)
     }
 
     /// Whether anything is frozen.
     pub fn any(&self) -> bool {
-        self.version.is_some() || self.cut || self.bandwidth || self.compute
+        self.version.is_some() || self.cut || self.bandwidth || self.compute || self.cloud
     }
 
-    /// The (version, cut) pairs a device with task `task` may choose, version-major.
-    pub fn choices(&self, sc: &Scenario, task: u8) -> impl Iterator<Item = (usize, usize)> + Clone {
+    /// The (version, cut, second cut) triples a device with task `task` may choose, version-major. The
+    /// second cut is the effective one, `p2' >= p1`: every `p2'` in p1..=L with the cloud tier (p1 < L), L
+    /// alone without it, when the cloud is frozen, or when p1 = L.
+    pub fn choices(&self, sc: &Scenario, task: u8) -> impl Iterator<Item = (usize, usize, usize)> + Clone {
         let versions = match self.version {
             Some(fixed) if task != tasks::TASK_NONE => fixed[task as usize - 1]..fixed[task as usize - 1] + 1,
             _ => 0..sc.m,
         };
-        let (l, cut) = (sc.l, self.cut);
-        versions.flat_map(move |v| (0..=l).filter(move |&p| !cut || p == 0 || p == l).map(move |p| (v, p)))
+        let (l, cut, cloud) = (sc.l, self.cut, sc.cloud && !self.cloud);
+        versions.flat_map(move |v| {
+            (0..=l).filter(move |&p| !cut || p == 0 || p == l).flat_map(move |p| (if cloud && p < l { p } else { l }..=l).map(move |p2| (v, p, p2)))
+        })
     }
 
     fn check(&self, sc: &Scenario) -> Result<(), PolicyError> {
@@ -126,6 +138,12 @@ pub fn by_name(name: &str, sc: &Scenario, opts: &PolicyOptions) -> Result<Box<dy
         "random" => Box::new(RandomPolicy { seed: opts.seed }),
         "device_only" => Box::new(DeviceOnly { version: fixed }),
         "edge_only" => Box::new(EdgeOnly { version: fixed }),
+        "cloud_only" => {
+            if !sc.cloud {
+                return Err(PolicyError::new("name", "cloud_only needs the cloud tier (MCIA-Cloud-v0, or cloud.enabled = true)"));
+            }
+            Box::new(CloudOnly { version: fixed })
+        }
         "neurosurgeon" => Box::new(Neurosurgeon),
         "greedy" => Box::new(Greedy { freeze: opts.freeze }),
         "optimizer" => Box::new(Optimizer { freeze: opts.freeze, ..Optimizer::default() }),
@@ -158,12 +176,13 @@ impl VecEnv {
             ("partition", out.partition.dim(), out.partition.is_standard_layout()),
             ("bandwidth", out.bandwidth.dim(), out.bandwidth.is_standard_layout()),
             ("compute", out.compute.dim(), out.compute.is_standard_layout()),
+            ("cloud_partition", out.cloud_partition.dim(), out.cloud_partition.is_standard_layout()),
         ] {
             if dim != (b, n) || !contiguous {
                 return Err(PolicyError::new(field, format!("buffer must be a C-contiguous ({b}, {n}) array, got {dim:?}")));
             }
         }
-        self.for_each_env(out, &|i, env, (version, partition, bandwidth, compute)| policy.act_env(i, env, ActionMut { version, partition, bandwidth, compute }));
+        self.for_each_env(out, &|i, env, (version, partition, bandwidth, compute, cloud_partition)| policy.act_env(i, env, ActionMut { version, partition, bandwidth, compute, cloud_partition }));
         Ok(())
     }
 }
@@ -178,12 +197,22 @@ mod tests {
         let sc = Scenario::new(&Config::default()).unwrap();
         let all: Vec<_> = Freeze::default().choices(&sc, 1).collect();
         assert_eq!(all.len(), sc.m * (sc.l + 1));
+        assert!(all.iter().all(|&(_, _, p2)| p2 == sc.l));
         let cut = Freeze { cut: true, ..Freeze::default() };
-        assert!(cut.choices(&sc, 2).all(|(_, p)| p == 0 || p == sc.l));
+        assert!(cut.choices(&sc, 2).all(|(_, p, _)| p == 0 || p == sc.l));
         assert_eq!(cut.choices(&sc, 2).count(), 2 * sc.m);
         let ver = Freeze::dimension("version", [0, 3]).unwrap();
-        assert!(ver.choices(&sc, 1).all(|(v, _)| v == 0));
-        assert!(ver.choices(&sc, 2).all(|(v, _)| v == 3));
+        assert!(ver.choices(&sc, 1).all(|(v, _, _)| v == 0));
+        assert!(ver.choices(&sc, 2).all(|(v, _, _)| v == 3));
+        // With the cloud tier every second cut from p1 to L; frozen, L alone.
+        let mut cfg = Config::default();
+        cfg.cloud.enabled = true;
+        let cloud = Scenario::new(&cfg).unwrap();
+        let l = cloud.l;
+        assert_eq!(Freeze::default().choices(&cloud, 1).count(), cloud.m * ((l + 1) * (l + 2) / 2));
+        assert!(Freeze::default().choices(&cloud, 1).all(|(_, p, p2)| p2 >= p && (p < l || p2 == l)));
+        let frozen = Freeze::dimension("cloud", [0, 0]).unwrap();
+        assert_eq!(frozen.choices(&cloud, 1).count(), cloud.m * (l + 1));
         assert!(Freeze::dimension("colour", [0, 0]).is_err());
         assert!(by_name("random", &sc, &PolicyOptions { freeze: cut, ..Default::default() }).is_err());
         assert!(by_name("greedy", &sc, &PolicyOptions { freeze: Freeze { version: Some([0, 9]), ..Freeze::default() }, ..Default::default() }).is_err());

@@ -17,6 +17,10 @@
 //! 2. **Decisions.** With the weights fixed, each device in turn takes the (version, cut) that maximises the
 //!    summed utility (devices that stay offloading change only their own term; joining or leaving the set
 //!    of offloading devices re-evaluates everyone).
+//!
+//! With the cloud tier (SPEC section 8) the decision is (version, cut, second cut): compute shares are
+//! solved over the devices the edge computes for (S_E), bandwidth over the uploading ones (S), and a change
+//! that moves a device into or out of S, S_E or the WAN users S_C re-evaluates everyone.
 
 use super::heuristics::equal_share;
 use super::{ActionMut, Freeze, Greedy, Policy};
@@ -25,7 +29,7 @@ use crate::scenario::Scenario;
 use crate::sim::compute::next_edge_backlog;
 use crate::sim::shares;
 use crate::sim::tasks::TASK_NONE;
-use crate::slot::{DeviceContext, EdgeContext};
+use crate::slot::{CloudContext, DeviceContext, EdgeContext};
 
 /// The slot-wise optimizer. Deterministic.
 #[derive(Clone, Copy, Debug)]
@@ -68,11 +72,13 @@ impl std::ops::Sub for Score {
 
 const ZERO: Score = Score { utility: 0.0, search: 0.0 };
 
-/// One environment's decision: per device (version, cut) and the two weights.
+/// One environment's decision: per device (version, cut, effective second cut) and the two weights.
 #[derive(Clone, Debug)]
 struct Decision {
     v: Vec<usize>,
     p: Vec<usize>,
+    /// Effective second cut `p2' >= p` (L: no cloud; always L without the cloud tier).
+    p2: Vec<usize>,
     wb: Vec<f64>,
     wc: Vec<f64>,
 }
@@ -98,21 +104,45 @@ impl Slot<'_> {
         cand.search > best.search + 1e-12 && cand.utility >= self.floor - 1e-12
     }
 
+    /// Whether device k uploads (is in S) when it cuts at p.
     fn offloads(&self, k: usize, p: usize) -> bool {
         self.ctx[k].task != TASK_NONE && p < self.sc.l
     }
 
-    /// Score of device k's task for one decision (the edge's share of the search objective is separate).
-    fn device_score(&self, k: usize, v: usize, p: usize, b: f64, c: f64) -> Score {
-        let o = self.sc.device_outcome(&self.ctx[k], &self.edge, v, p, b, c);
+    /// Whether the edge computes for device k (S_E) with cuts (p, p2).
+    fn edge_computes(&self, k: usize, p: usize, p2: usize) -> bool {
+        self.ctx[k].task != TASK_NONE && p < p2
+    }
+
+    /// Whether device k's task crosses the WAN (S_C) with second cut p2.
+    fn uses_cloud(&self, k: usize, p2: usize) -> bool {
+        self.ctx[k].task != TASK_NONE && p2 < self.sc.l
+    }
+
+    /// `|S_C|` of a decision.
+    fn wan_users(&self, d: &Decision) -> usize {
+        (0..d.p.len()).filter(|&k| self.uses_cloud(k, d.p2[k])).count()
+    }
+
+    /// Score of device k's task for one decision (the edge's share of the search objective is separate);
+    /// `wan_users` is `|S_C|` (unused without the cloud tier).
+    #[allow(clippy::too_many_arguments)]
+    fn device_score(&self, k: usize, v: usize, p: usize, p2: usize, b: f64, c: f64, wan_users: usize) -> Score {
+        let o = if self.sc.cloud {
+            let cloud = CloudContext { wan_bps: self.edge.wan_bps, wan_users: wan_users as f64 };
+            let rate = self.sc.uplink_rate(&self.ctx[k], p < self.sc.l, b);
+            self.sc.device_outcome_cloud(&self.ctx[k], &self.edge, &cloud, &crate::slot::Decision { v, p1: p, p2, b, c }, rate)
+        } else {
+            self.sc.device_outcome(&self.ctx[k], &self.edge, v, p, b, c)
+        };
         let queued = (self.ctx[k].backlog_s + o.latency.local + o.latency.tx - self.sc.config.time.slot_s).max(0.0);
         Score { utility: o.utility, search: o.utility - self.backlog_cost * queued }
     }
 
-    /// Edge FLOPs device k brings when it runs (v, p).
-    fn edge_work(&self, k: usize, v: usize, p: usize) -> f64 {
-        if self.offloads(k, p) {
-            self.sc.flops_until(v, self.sc.l) - self.sc.flops_until(v, p)
+    /// Edge FLOPs device k brings when it runs (v, p, p2).
+    fn edge_work(&self, k: usize, v: usize, p: usize, p2: usize) -> f64 {
+        if self.edge_computes(k, p, p2) {
+            self.sc.flops_until(v, p2) - self.sc.flops_until(v, p)
         } else {
             0.0
         }
@@ -124,23 +154,22 @@ impl Slot<'_> {
         Score { utility: 0.0, search: -self.edge_cost * left }
     }
 
-    /// Bid sums of the offloading devices.
+    /// Bid sums: bandwidth over the uploading devices, compute over those the edge computes for.
     fn bid_sums(&self, d: &Decision) -> (f64, f64) {
-        shares::bid_sums(&d.wb, &d.wc, self.eps, |k| self.offloads(k, d.p[k]))
+        shares::bid_sums_over(&d.wb, &d.wc, self.eps, |k| self.offloads(k, d.p[k]), |k| self.edge_computes(k, d.p[k], d.p2[k]))
     }
 
-    /// Device k's shares under decision `d` (0 when it does not offload).
+    /// Device k's shares under decision `d` (0 where it does not take part).
     fn shares_of(&self, d: &Decision, k: usize, (sb, sc): (f64, f64)) -> (f64, f64) {
-        if self.offloads(k, d.p[k]) {
-            (shares::share(d.wb[k], self.eps, sb), shares::share(d.wc[k], self.eps, sc))
-        } else {
-            (0.0, 0.0)
-        }
+        let b = if self.offloads(k, d.p[k]) { shares::share(d.wb[k], self.eps, sb) } else { 0.0 };
+        let c = if self.edge_computes(k, d.p[k], d.p2[k]) { shares::share(d.wc[k], self.eps, sc) } else { 0.0 };
+        (b, c)
     }
 
     /// The score of the slot for a decision, normalising weights as the environment does.
     fn objective(&self, d: &Decision) -> Score {
         let sums = self.bid_sums(d);
+        let users = self.wan_users(d);
         let mut total = ZERO;
         let mut work = 0.0;
         for k in 0..self.ctx.len() {
@@ -148,8 +177,8 @@ impl Slot<'_> {
                 continue;
             }
             let (b, c) = self.shares_of(d, k, sums);
-            total = total + self.device_score(k, d.v[k], d.p[k], b, c);
-            work += self.edge_work(k, d.v[k], d.p[k]);
+            total = total + self.device_score(k, d.v[k], d.p[k], d.p2[k], b, c, users);
+            work += self.edge_work(k, d.v[k], d.p[k], d.p2[k]);
         }
         total + self.edge_score(work)
     }
@@ -176,21 +205,22 @@ impl Slot<'_> {
     /// weights.
     fn solve_shares(&self, d: &mut Decision, steps: usize) {
         let sc = self.sc;
-        let l = sc.l;
         let offloading: Vec<usize> = (0..self.ctx.len()).filter(|&k| self.offloads(k, d.p[k])).collect();
         if offloading.is_empty() {
             return;
         }
+        let computing: Vec<usize> = offloading.iter().copied().filter(|&k| self.edge_computes(k, d.p[k], d.p2[k])).collect();
         if self.freeze.compute {
             offloading.iter().for_each(|&k| d.wc[k] = 1.0);
-        } else {
-            // Compute: c ~ sqrt(alpha E).
-            let root: Vec<f64> = offloading.iter().map(|&k| (self.alpha(k) * (sc.flops_until(d.v[k], l) - sc.flops_until(d.v[k], d.p[k]))).max(0.0).sqrt()).collect();
+        } else if !computing.is_empty() {
+            // Compute: c ~ sqrt(alpha E) over the devices the edge computes for.
+            let root: Vec<f64> = computing.iter().map(|&k| (self.alpha(k) * (sc.flops_until(d.v[k], d.p2[k]) - sc.flops_until(d.v[k], d.p[k]))).max(0.0).sqrt()).collect();
             let sum: f64 = root.iter().sum();
-            for (j, &k) in offloading.iter().enumerate() {
-                d.wc[k] = if sum > 0.0 { root[j] / sum } else { 1.0 / offloading.len() as f64 };
+            for (j, &k) in computing.iter().enumerate() {
+                d.wc[k] = if sum > 0.0 { root[j] / sum } else { 1.0 / computing.len() as f64 };
             }
         }
+
         if self.freeze.bandwidth {
             offloading.iter().for_each(|&k| d.wb[k] = 1.0);
         } else {
@@ -317,44 +347,48 @@ impl Slot<'_> {
         changed
     }
 
-    /// Device k's best (version, cut) with the others' decisions and the weights fixed; returns whether it
-    /// changed (and updates `best`).
+    /// Device k's best (version, cut, second cut) with the others' decisions and the weights fixed; returns
+    /// whether it changed (and updates `best`).
     fn improve_device(&self, d: &mut Decision, k: usize, best: &mut Score) -> bool {
-        let l = self.sc.l;
         let sums = self.bid_sums(d);
+        let users = self.wan_users(d);
         let (b_k, c_k) = self.shares_of(d, k, sums);
-        let own = self.device_score(k, d.v[k], d.p[k], b_k, c_k);
-        let work: f64 = (0..d.p.len()).map(|j| self.edge_work(j, d.v[j], d.p[j])).sum();
-        let own_work = self.edge_work(k, d.v[k], d.p[k]);
+        let current = (d.v[k], d.p[k], d.p2[k]);
+        let own = self.device_score(k, d.v[k], d.p[k], d.p2[k], b_k, c_k, users);
+        let work: f64 = (0..d.p.len()).map(|j| self.edge_work(j, d.v[j], d.p[j], d.p2[j])).sum();
+        let own_work = self.edge_work(k, d.v[k], d.p[k], d.p2[k]);
         let rest = *best - own - self.edge_score(work);
-        let (mut best_choice, mut best_value) = ((d.v[k], d.p[k]), *best);
-        for (cv, cp) in self.freeze.choices(self.sc, self.ctx[k].task) {
-            if (cv, cp) == (d.v[k], d.p[k]) {
+        // Which of the sets S, S_E, S_C a choice puts device k in: the others' shares and WAN share only stay
+        // put while these do.
+        let sets = |p: usize, p2: usize| (self.offloads(k, p), self.edge_computes(k, p, p2), self.uses_cloud(k, p2));
+        let (mut best_choice, mut best_value) = (current, *best);
+        for (cv, cp, cp2) in self.freeze.choices(self.sc, self.ctx[k].task) {
+            if (cv, cp, cp2) == current {
                 continue;
             }
-            let value = if (cp < l) == (d.p[k] < l) {
-                // The set of offloading devices is unchanged: only device k's term and the edge work move.
-                let (b, c) = if cp < l { (b_k, c_k) } else { (0.0, 0.0) };
-                rest + self.device_score(k, cv, cp, b, c) + self.edge_score(work - own_work + self.edge_work(k, cv, cp))
+            let value = if sets(cp, cp2) == sets(d.p[k], d.p2[k]) {
+                // The sets are unchanged: only device k's term and the edge work move.
+                let (b, c) = (if cp < self.sc.l { b_k } else { 0.0 }, if cp < cp2 { c_k } else { 0.0 });
+                rest + self.device_score(k, cv, cp, cp2, b, c, users) + self.edge_score(work - own_work + self.edge_work(k, cv, cp, cp2))
             } else {
-                let saved = (d.v[k], d.p[k], d.wb[k], d.wc[k]);
-                (d.v[k], d.p[k]) = (cv, cp);
-                if cp < l {
+                let saved = (d.v[k], d.p[k], d.p2[k], d.wb[k], d.wc[k]);
+                (d.v[k], d.p[k], d.p2[k]) = (cv, cp, cp2);
+                if self.offloads(k, cp) && !self.offloads(k, saved.1) {
                     (d.wb[k], d.wc[k]) = self.joining_weights(d, k);
                 }
                 let value = self.objective(d);
-                (d.v[k], d.p[k], d.wb[k], d.wc[k]) = saved;
+                (d.v[k], d.p[k], d.p2[k], d.wb[k], d.wc[k]) = saved;
                 value
             };
             if self.better(value, best_value) {
-                (best_choice, best_value) = ((cv, cp), value);
+                (best_choice, best_value) = ((cv, cp, cp2), value);
             }
         }
-        if best_choice == (d.v[k], d.p[k]) {
+        if best_choice == current {
             return false;
         }
-        let joins = best_choice.1 < l && d.p[k] >= l;
-        (d.v[k], d.p[k]) = best_choice;
+        let joins = self.offloads(k, best_choice.1) && !self.offloads(k, d.p[k]);
+        (d.v[k], d.p[k], d.p2[k]) = best_choice;
         if joins {
             (d.wb[k], d.wc[k]) = self.joining_weights(d, k);
         }
@@ -398,9 +432,9 @@ impl Optimizer {
         // Start from the (equally restricted) greedy decision with equal weights.
         let greedy = Greedy { freeze };
         let (share, edge) = (equal_share(env), env.edge_context());
-        let mut d = Decision { v: vec![0; n], p: vec![sc.l; n], wb: vec![1.0; n], wc: vec![1.0; n] };
+        let mut d = Decision { v: vec![0; n], p: vec![sc.l; n], p2: vec![sc.l; n], wb: vec![1.0; n], wc: vec![1.0; n] };
         for k in 0..n {
-            (d.v[k], d.p[k]) = greedy.choice(env, k, share, &edge);
+            (d.v[k], d.p[k], d.p2[k]) = greedy.choice(env, k, share, &edge);
         }
         let mut slot = self.slot(env, &d);
         slot.freeze = freeze;
@@ -457,6 +491,7 @@ impl Policy for Optimizer {
             out.partition[k] = d.p[k] as i64;
             out.bandwidth[k] = d.wb[k];
             out.compute[k] = d.wc[k];
+            out.cloud_partition[k] = d.p2[k] as i64;
         }
     }
 }

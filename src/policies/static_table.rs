@@ -23,7 +23,7 @@ use crate::sim::tasks::{TASK_AS, TASK_LS, TASK_NONE};
 /// First seed of the calibration episodes (episode i runs on `CALIBRATION_SEED + i`).
 pub const CALIBRATION_SEED: u64 = 1_000_000;
 
-/// A fixed (version, cut) per task type and device.
+/// A fixed (version, cut) per task type and device, and with the cloud tier a fixed second cut.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaticTable {
@@ -31,6 +31,19 @@ pub struct StaticTable {
     pub accuracy_sensitive: Vec<[usize; 2]>,
     /// `[version, cut]` of a latency-sensitive task on each device, `[N]`.
     pub latency_sensitive: Vec<[usize; 2]>,
+    /// The effective second cuts of a cloud-tier table (absent: L, no cloud).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_partition: Option<SecondCuts>,
+}
+
+/// The second cuts of a static table, per task type and device (L: no cloud).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondCuts {
+    /// Second cut of an accuracy-sensitive task on each device, `[N]`.
+    pub accuracy_sensitive: Vec<usize>,
+    /// Second cut of a latency-sensitive task on each device, `[N]`.
+    pub latency_sensitive: Vec<usize>,
 }
 
 /// How [`StaticTable::search`] runs.
@@ -86,11 +99,33 @@ impl StaticTable {
         }
     }
 
-    fn entry_mut(&mut self, task: u8, k: usize) -> &mut [usize; 2] {
+    /// The (version, cut, second cut) of device k for task `task` (second cut `l` without one).
+    #[inline]
+    pub fn get3(&self, task: u8, k: usize, l: usize) -> (usize, usize, usize) {
+        let [v, p] = self.get(task, k);
+        let p2 = match &self.cloud_partition {
+            Some(c) if task == TASK_AS => c.accuracy_sensitive[k],
+            Some(c) => c.latency_sensitive[k],
+            None => l,
+        };
+        (v, p, p2.max(p))
+    }
+
+    /// Sets the entry of device k for task `task`; a second cut other than `l` makes this a cloud table.
+    fn set3(&mut self, task: u8, k: usize, (v, p, p2): (usize, usize, usize), l: usize) {
+        let n = self.accuracy_sensitive.len();
         if task == TASK_AS {
-            &mut self.accuracy_sensitive[k]
+            self.accuracy_sensitive[k] = [v, p];
         } else {
-            &mut self.latency_sensitive[k]
+            self.latency_sensitive[k] = [v, p];
+        }
+        if p2 != l || self.cloud_partition.is_some() {
+            let c = self.cloud_partition.get_or_insert_with(|| SecondCuts { accuracy_sensitive: vec![l; n], latency_sensitive: vec![l; n] });
+            if task == TASK_AS {
+                c.accuracy_sensitive[k] = p2;
+            } else {
+                c.latency_sensitive[k] = p2;
+            }
         }
     }
 
@@ -103,6 +138,19 @@ impl StaticTable {
             for (k, &[v, p]) in entries.iter().enumerate() {
                 if v >= sc.m || p > sc.l {
                     return Err(PolicyError::new(&format!("table.{name}[{k}]"), format!("must be [version < {}, cut <= {}], got [{v}, {p}]", sc.m, sc.l)));
+                }
+            }
+        }
+        if let Some(c) = &self.cloud_partition {
+            if !sc.cloud {
+                return Err(PolicyError::new("table.cloud_partition", "holds second cuts, but the scenario has no cloud tier"));
+            }
+            for (name, cuts) in [("accuracy_sensitive", &c.accuracy_sensitive), ("latency_sensitive", &c.latency_sensitive)] {
+                if cuts.len() != sc.n {
+                    return Err(PolicyError::new(&format!("table.cloud_partition.{name}"), format!("must have {} entries (one per device), got {}", sc.n, cuts.len())));
+                }
+                if let Some((k, p2)) = cuts.iter().enumerate().find(|(_, &p2)| p2 > sc.l) {
+                    return Err(PolicyError::new(&format!("table.cloud_partition.{name}[{k}]"), format!("must be <= {}, got {p2}", sc.l)));
                 }
             }
         }
@@ -121,7 +169,8 @@ impl StaticTable {
     }
 
     /// Searches the best table for the scenario (module docs). Takes seconds: every pass evaluates
-    /// `2 N M (L + 1)` tables on `opts.episodes` full episodes.
+    /// `2 N M (L + 1)` tables on `opts.episodes` full episodes (`2 N M (L + 1)(L + 2) / 2` with the cloud
+    /// tier, whose second cut is searched jointly).
     pub fn search(sc: &Scenario, opts: &SearchOptions) -> StaticSearch {
         let sc = Arc::new(sc.clone());
         let seeds = opts.seed..opts.seed + opts.episodes.max(1) as u64;
@@ -130,19 +179,20 @@ impl StaticTable {
         let start_return = evaluate(&start);
         let (mut table, mut value, mut passes, mut evaluations) = (start.clone(), start_return, 0, 1);
         let keys: Vec<(u8, usize)> = [TASK_AS, TASK_LS].iter().flat_map(|&t| (0..sc.n).map(move |k| (t, k))).collect();
-        let candidates: Vec<[usize; 2]> = (0..sc.m).flat_map(|v| (0..=sc.l).map(move |p| [v, p])).collect();
+        let candidates: Vec<(usize, usize, usize)> = super::Freeze::default().choices(&sc, TASK_AS).collect();
+        let l = sc.l;
         let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.num_threads).build().ok();
         while passes < opts.max_passes {
             passes += 1;
             let mut changed = false;
             for &(task, k) in &keys {
-                let current = table.get(task, k);
-                let score = |c: &[usize; 2]| {
+                let current = table.get3(task, k, l);
+                let score = |c: &(usize, usize, usize)| {
                     if *c == current {
                         return value;
                     }
                     let mut trial = table.clone();
-                    *trial.entry_mut(task, k) = *c;
+                    trial.set3(task, k, *c, l);
                     evaluate(&trial)
                 };
                 let values: Vec<f64> = match &pool {
@@ -158,7 +208,7 @@ impl StaticTable {
                     }
                 }
                 if best != current {
-                    *table.entry_mut(task, k) = best;
+                    table.set3(task, k, best, l);
                     value = best_value;
                     changed = true;
                 }
@@ -177,11 +227,8 @@ impl Policy for StaticTable {
         let sc = env.scenario();
         let idle = most_accurate(sc);
         fill(out, sc.n, |k| match env.devices()[k].task {
-            TASK_NONE => (idle, sc.l),
-            task => {
-                let [v, p] = self.get(task, k);
-                (v, p)
-            }
+            TASK_NONE => (idle, sc.l, sc.l),
+            task => self.get3(task, k, sc.l),
         });
     }
 }
@@ -193,11 +240,11 @@ pub fn episode_return(sc: &Arc<Scenario>, policy: &dyn Policy, seed: u64) -> f64
     let mut env = Env::new(sc.clone(), seed);
     let mut obs = vec![0.0f32; sc.obs_dim()];
     env.reset(Some(seed), &mut obs, None).expect("buffers fit");
-    let (mut v, mut p, mut b, mut c) = (vec![0i64; n], vec![0i64; n], vec![0.0; n], vec![0.0; n]);
+    let (mut v, mut p, mut b, mut c, mut p2) = (vec![0i64; n], vec![0i64; n], vec![0.0; n], vec![0.0; n], vec![0i64; n]);
     let mut total = 0.0;
     loop {
-        policy.act_env(0, &env, ActionMut { version: &mut v, partition: &mut p, bandwidth: &mut b, compute: &mut c });
-        let action = ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c };
+        policy.act_env(0, &env, ActionMut { version: &mut v, partition: &mut p, bandwidth: &mut b, compute: &mut c, cloud_partition: &mut p2 });
+        let action = ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c, cloud_partition: &p2 };
         let out = env.step(&action, &mut obs, None).expect("built-in policies act validly");
         total += out.reward;
         if out.truncated || out.terminated {
@@ -212,40 +259,50 @@ fn mean_return(sc: &Arc<Scenario>, policy: &dyn Policy, seeds: std::ops::Range<u
     seeds.map(|s| episode_return(sc, policy, s)).sum::<f64>() / count as f64
 }
 
-/// The optimizer's most frequent (version, cut) per (task type, device) over the episodes on `seeds`
-/// (the lower (version, cut) on ties; keys never seen get the most accurate version, run locally).
+/// The optimizer's most frequent (version, cut, second cut) per (task type, device) over the episodes on
+/// `seeds` (the lowest on ties; keys never seen get the most accurate version, run locally).
 fn optimizer_modes(sc: &Arc<Scenario>, seeds: std::ops::Range<u64>) -> StaticTable {
     let (n, m, l) = (sc.n, sc.m, sc.l);
     let opt = Optimizer::default();
-    let mut counts = vec![0u64; 2 * n * m * (l + 1)];
-    let (mut v, mut p, mut b, mut c) = (vec![0i64; n], vec![0i64; n], vec![0.0; n], vec![0.0; n]);
+    // Per key, a count per (version, cut, second cut): second cuts only vary with the cloud tier.
+    let cuts2 = if sc.cloud { l + 1 } else { 1 };
+    let per_key = m * (l + 1) * cuts2;
+    let mut counts = vec![0u64; 2 * n * per_key];
+    let (mut v, mut p, mut b, mut c, mut p2) = (vec![0i64; n], vec![0i64; n], vec![0.0; n], vec![0.0; n], vec![0i64; n]);
     let mut obs = vec![0.0f32; sc.obs_dim()];
     for seed in seeds {
         let mut env = Env::new(sc.clone(), seed);
         env.reset(Some(seed), &mut obs, None).expect("buffers fit");
         loop {
-            opt.act_env(0, &env, ActionMut { version: &mut v, partition: &mut p, bandwidth: &mut b, compute: &mut c });
+            opt.act_env(0, &env, ActionMut { version: &mut v, partition: &mut p, bandwidth: &mut b, compute: &mut c, cloud_partition: &mut p2 });
             for (k, dev) in env.devices().iter().enumerate() {
                 if dev.task != TASK_NONE {
-                    counts[((dev.task as usize - 1) * n + k) * m * (l + 1) + v[k] as usize * (l + 1) + p[k] as usize] += 1;
+                    let second = if sc.cloud { (p2[k].max(p[k])) as usize } else { 0 };
+                    counts[((dev.task as usize - 1) * n + k) * per_key + (v[k] as usize * (l + 1) + p[k] as usize) * cuts2 + second] += 1;
                 }
             }
-            let action = ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c };
+            let action = ActionRef { version: &v, partition: &p, bandwidth: &b, compute: &c, cloud_partition: &p2 };
             if env.step(&action, &mut obs, None).expect("the optimizer acts validly").truncated {
                 break;
             }
         }
     }
     let mode = |task: usize, k: usize| {
-        let row = &counts[(task * n + k) * m * (l + 1)..(task * n + k + 1) * m * (l + 1)];
+        let row = &counts[(task * n + k) * per_key..(task * n + k + 1) * per_key];
         let best = (0..row.len()).fold(0, |best, i| if row[i] > row[best] { i } else { best });
         if row[best] == 0 {
-            [most_accurate(sc), l]
+            (most_accurate(sc), l, l)
         } else {
-            [best / (l + 1), best % (l + 1)]
+            let (vp, second) = (best / cuts2, best % cuts2);
+            (vp / (l + 1), vp % (l + 1), if sc.cloud { second } else { l })
         }
     };
-    StaticTable { accuracy_sensitive: (0..n).map(|k| mode(0, k)).collect(), latency_sensitive: (0..n).map(|k| mode(1, k)).collect() }
+    let mut table = StaticTable { accuracy_sensitive: vec![[0, l]; n], latency_sensitive: vec![[0, l]; n], cloud_partition: None };
+    for k in 0..n {
+        table.set3(TASK_AS, k, mode(0, k), l);
+        table.set3(TASK_LS, k, mode(1, k), l);
+    }
+    table
 }
 
 #[cfg(test)]
@@ -287,7 +344,7 @@ mod tests {
     fn table_checks_and_most_used_versions() {
         let sc = Scenario::new(&Config::default()).unwrap();
         let n = sc.n;
-        let t = StaticTable { accuracy_sensitive: vec![[0, 16]; n], latency_sensitive: (0..n).map(|k| [3 - (k % 2), 0]).collect() };
+        let t = StaticTable { accuracy_sensitive: vec![[0, 16]; n], latency_sensitive: (0..n).map(|k| [3 - (k % 2), 0]).collect(), cloud_partition: None };
         t.check(&sc).unwrap();
         assert_eq!(t.most_used_versions(sc.m), [0, 2]);
         let short = StaticTable { accuracy_sensitive: vec![[0, 0]; n - 1], ..t.clone() };

@@ -135,6 +135,16 @@ pub(crate) fn read_weights<'py>(obj: &Bound<'py, PyAny>, shape: &[usize], mut ds
     Err(field_error(label, field, format!("must hold numbers, got dtype {}", arr.dtype())))
 }
 
+/// The `cloud_partition` field when the scenario takes one: required with the cloud tier, refused without it
+/// (an extra key would otherwise be silently ignored).
+pub(crate) fn check_cloud_key<'a, 'py>(cloud: bool, field: Option<&'a Bound<'py, PyAny>>, label: &str) -> PyResult<Option<&'a Bound<'py, PyAny>>> {
+    match (cloud, field) {
+        (true, None) => Err(field_error(label, "cloud_partition", "is missing: the cloud tier is enabled (MCIA-Cloud-v0), so the action needs the second cut")),
+        (false, Some(_)) => Err(field_error(label, "cloud_partition", "is given, but this environment has no cloud tier (use MCIA-Cloud-v0 or cloud.enabled = true)")),
+        (_, f) => Ok(f),
+    }
+}
+
 /// A 2-D view of either the array read in place or the scratch it was converted into.
 pub(crate) fn view_of<'a, T: numpy::Element>(borrowed: &'a Option<PyReadonlyArray2<'_, T>>, scratch: &'a ndarray::Array2<T>) -> ArrayView2<'a, T> {
     match borrowed {

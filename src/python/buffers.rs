@@ -11,7 +11,7 @@ use numpy::{PyArray1, PyArray2, PyArray3, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::outputs::{padded_blocks, EnvInfoMut, FloatField, InfoViewMut, IntField, OutputsMut, ScalarField};
+use crate::outputs::{info_field_applies, padded_blocks, EnvInfoMut, FloatField, InfoViewMut, IntField, OutputsMut, ScalarField};
 
 /// Objects given to Python and their reference counts while only their set holds them.
 struct Watched {
@@ -125,16 +125,17 @@ impl InfoArrays {
         }
     }
 
-    /// A dict of views, one per field: `(B, N)` per device field, `(B,)` per scalar.
-    fn views<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    /// A dict of views, one per field of the scenario (`cloud`: with the cloud tier's): `(B, N)` per
+    /// device field, `(B,)` per scalar.
+    fn views<'py>(&self, py: Python<'py>, cloud: bool) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        for f in FloatField::ALL {
+        for f in FloatField::ALL.into_iter().filter(|f| info_field_applies(f.name(), cloud)) {
             d.set_item(f.name(), self.float.bind(py).get_item(f as usize)?)?;
         }
-        for f in IntField::ALL {
+        for f in IntField::ALL.into_iter().filter(|f| info_field_applies(f.name(), cloud)) {
             d.set_item(f.name(), self.int.bind(py).get_item(f as usize)?)?;
         }
-        for f in ScalarField::ALL {
+        for f in ScalarField::ALL.into_iter().filter(|f| info_field_applies(f.name(), cloud)) {
             d.set_item(f.name(), self.scalar.bind(py).get_item(f as usize)?)?;
         }
         Ok(d)
@@ -177,14 +178,14 @@ impl OutputSet for VecSet {
 
 impl VecSet {
     /// Zeroed arrays for `b` environments, `n` devices, observation length `od`.
-    pub(crate) fn new(py: Python<'_>, b: usize, n: usize, od: usize, with_info: bool, same_step: bool) -> PyResult<Self> {
+    pub(crate) fn new(py: Python<'_>, b: usize, n: usize, od: usize, with_info: bool, same_step: bool, cloud: bool) -> PyResult<Self> {
         let info = with_info.then(|| InfoArrays::new(py, b, n));
         let final_info = (with_info && same_step).then(|| InfoArrays::new(py, b, n));
         let info_dict = match &info {
-            Some(i) => i.views(py)?,
+            Some(i) => i.views(py, cloud)?,
             None => PyDict::new(py),
         };
-        let final_dict = final_info.as_ref().map(|i| i.views(py)).transpose()?;
+        let final_dict = final_info.as_ref().map(|i| i.views(py, cloud)).transpose()?;
         let set = Self {
             obs: PyArray2::zeros(py, [b, od], false).unbind(),
             rewards: PyArray1::zeros(py, b, false).unbind(),
@@ -269,6 +270,8 @@ pub(crate) struct EnvSet {
     /// Views of the per-device fields, `(N,)` each, built once.
     pub(crate) info_dict: Py<PyDict>,
     watched: Watched,
+    /// Whether the scenario has the cloud tier (its info fields are included).
+    cloud: bool,
 }
 
 impl OutputSet for EnvSet {
@@ -278,7 +281,7 @@ impl OutputSet for EnvSet {
 }
 
 impl EnvSet {
-    pub(crate) fn new(py: Python<'_>, n: usize, od: usize, with_info: bool) -> PyResult<Self> {
+    pub(crate) fn new(py: Python<'_>, n: usize, od: usize, with_info: bool, cloud: bool) -> PyResult<Self> {
         let obs = PyArray1::<f32>::zeros(py, od, false).unbind();
         let dict = PyDict::new(py);
         let (mut float, mut int, mut scalar) = (None, None, None);
@@ -286,10 +289,10 @@ impl EnvSet {
         if with_info {
             let f = PyArray2::<f64>::zeros(py, [FloatField::ALL.len(), n], false);
             let i = PyArray2::<i64>::zeros(py, [IntField::ALL.len(), n], false);
-            for field in FloatField::ALL {
+            for field in FloatField::ALL.into_iter().filter(|f| info_field_applies(f.name(), cloud)) {
                 dict.set_item(field.name(), f.get_item(field as usize)?)?;
             }
-            for field in IntField::ALL {
+            for field in IntField::ALL.into_iter().filter(|f| info_field_applies(f.name(), cloud)) {
                 dict.set_item(field.name(), i.get_item(field as usize)?)?;
             }
             objs.push(f.clone().unbind().into_any());
@@ -300,7 +303,7 @@ impl EnvSet {
             scalar = Some(PyArray1::<f64>::zeros(py, ScalarField::ALL.len(), false).unbind());
         }
         let watched = Watched::new(py, objs);
-        Ok(Self { obs, float, int, scalar, info_dict: dict.unbind(), watched })
+        Ok(Self { obs, float, int, scalar, info_dict: dict.unbind(), watched, cloud })
     }
 
     /// Runs `f` with the observation slice and the info view of this set; `exclusive` as in
@@ -334,7 +337,7 @@ impl EnvSet {
         if let Some(sc) = &self.scalar {
             let values = sc.bind(py).try_readonly()?;
             let values = values.as_slice()?;
-            for f in ScalarField::ALL {
+            for f in ScalarField::ALL.into_iter().filter(|f| info_field_applies(f.name(), self.cloud)) {
                 info.set_item(f.name(), values[f as usize])?;
             }
         }

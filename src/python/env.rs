@@ -21,7 +21,7 @@ pub(crate) struct CoreEnv {
     ring: Ring<EnvSet>,
     with_info: bool,
     /// Conversion targets for actions not given as contiguous int64 / float64 arrays, `(1, N)`.
-    scratch_i: (Array2<i64>, Array2<i64>),
+    scratch_i: (Array2<i64>, Array2<i64>, Array2<i64>),
     scratch_f: (Array2<f64>, Array2<f64>),
 }
 
@@ -86,16 +86,19 @@ impl CoreEnv {
 
     /// Steps one slot with an action given field by field (any integer dtype for the indices, any number
     /// dtype for the weights, any layout). Returns `(obs, reward, terminated, truncated, info)`. Raises
-    /// ActionError or ResetNeeded, leaving the state unchanged.
+    /// ActionError or ResetNeeded, leaving the state unchanged. `cloud_partition` is required with the
+    /// cloud tier and refused without it.
     #[allow(clippy::type_complexity)]
+    #[pyo3(signature = (version, partition, bandwidth, compute, cloud_partition = None))]
     fn step<'py>(
         slf: &Bound<'py, Self>,
         version: &Bound<'py, PyAny>,
         partition: &Bound<'py, PyAny>,
         bandwidth: &Bound<'py, PyAny>,
         compute: &Bound<'py, PyAny>,
+        cloud_partition: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyArray1<f32>>, f64, bool, bool, Bound<'py, PyDict>)> {
-        guard(|| borrow_mut(slf, "MciaEnv")?.step_impl(slf.py(), version, partition, bandwidth, compute))
+        guard(|| borrow_mut(slf, "MciaEnv")?.step_impl(slf.py(), version, partition, bandwidth, compute, cloud_partition))
     }
 
     /// The full state (RNG included) as JSON.
@@ -126,7 +129,7 @@ impl CoreEnv {
             label: label.to_string(),
             ring: Ring::new(!copy),
             with_info,
-            scratch_i: (Array2::zeros((1, n)), Array2::zeros((1, n))),
+            scratch_i: (Array2::zeros((1, n)), Array2::zeros((1, n)), Array2::zeros((1, n))),
             scratch_f: (Array2::zeros((1, n)), Array2::zeros((1, n))),
         })
     }
@@ -146,9 +149,14 @@ impl CoreEnv {
         partition: &Bound<'py, PyAny>,
         bandwidth: &Bound<'py, PyAny>,
         compute: &Bound<'py, PyAny>,
+        cloud_partition: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyArray1<f32>>, f64, bool, bool, Bound<'py, PyDict>)> {
         let n = self.env.scenario().n;
         let (label, shape) = (self.label.as_str(), [n]);
+        let cloud = super::actions::check_cloud_key(self.env.scenario().cloud, cloud_partition, label)?;
+        if let Some(obj) = cloud {
+            read_indices(obj, &shape, self.scratch_i.2.view_mut(), label, "cloud_partition")?;
+        }
         let v = read_indices(version, &shape, self.scratch_i.0.view_mut(), label, "version")?;
         let p = read_indices(partition, &shape, self.scratch_i.1.view_mut(), label, "partition")?;
         let b = read_weights(bandwidth, &shape, self.scratch_f.0.view_mut(), label, "bandwidth")?;
@@ -159,6 +167,7 @@ impl CoreEnv {
             partition: self.scratch_i.1.as_slice().expect("standard layout"),
             bandwidth: self.scratch_f.0.as_slice().expect("standard layout"),
             compute: self.scratch_f.1.as_slice().expect("standard layout"),
+            cloud_partition: if cloud.is_some() { self.scratch_i.2.as_slice().expect("standard layout") } else { &[] },
         };
         // Validate before taking a set, so that a rejected action leaves everything as it was.
         crate::action::validate_action(self.env.scenario(), 0, &action).map_err(|e| action_err(e, Some(label)))?;
@@ -173,5 +182,6 @@ impl CoreEnv {
 /// A set of output arrays to write (module `buffers`).
 fn acquire(py: Python<'_>, ring: &mut Ring<EnvSet>, env: &Env, with_info: bool) -> PyResult<usize> {
     let (n, od) = (env.scenario().n, env.scenario().obs_dim());
-    ring.acquire(py, || EnvSet::new(py, n, od, with_info))
+    let cloud = env.scenario().cloud;
+    ring.acquire(py, || EnvSet::new(py, n, od, with_info, cloud))
 }

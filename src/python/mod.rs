@@ -154,6 +154,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("INFO_F64_SCALARS", crate::outputs::INFO_F64_SCALARS.to_vec())?;
     m.add("OBS_DEVICE_FIELDS", crate::scenario::OBS_DEVICE_FIELDS.to_vec())?;
     m.add("OBS_GLOBAL_FIELDS", crate::scenario::OBS_GLOBAL_FIELDS.to_vec())?;
+    m.add("OBS_GLOBAL_FIELDS_CLOUD", crate::scenario::OBS_GLOBAL_FIELDS_CLOUD.to_vec())?;
+    m.add("CLOUD_INFO_FIELDS", crate::outputs::CLOUD_INFO_FIELDS.to_vec())?;
+    m.add("CLOUD_DIMENSION", policies::CLOUD_DIMENSION)?;
     m.add("OBS_DEVICE_HIGH", crate::scenario::OBS_DEVICE_HIGH.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -36,7 +36,8 @@ impl CorePolicy {
         &self.name
     }
     /// Writes the action for every environment of `venv` into the C-contiguous `(B, N)` arrays given (GIL
-    /// released).
+    /// released); `cloud_partition` receives the second cuts (L without the cloud tier).
+    #[allow(clippy::too_many_arguments)]
     fn act_into(
         &self,
         py: Python<'_>,
@@ -45,8 +46,9 @@ impl CorePolicy {
         partition: &Bound<'_, PyArray2<i64>>,
         bandwidth: &Bound<'_, PyArray2<f64>>,
         compute: &Bound<'_, PyArray2<f64>>,
+        cloud_partition: &Bound<'_, PyArray2<i64>>,
     ) -> PyResult<()> {
-        guard(|| self.act_impl(py, venv, version, partition, bandwidth, compute))
+        guard(|| self.act_impl(py, venv, version, partition, bandwidth, compute, cloud_partition))
     }
 }
 
@@ -65,6 +67,7 @@ impl CorePolicy {
                 cut: one.cut || opts.freeze.cut,
                 bandwidth: one.bandwidth || opts.freeze.bandwidth,
                 compute: one.compute || opts.freeze.compute,
+                cloud: one.cloud || opts.freeze.cloud,
             };
         }
         if let Some(t) = table_json {
@@ -83,13 +86,14 @@ impl CorePolicy {
         partition: &Bound<'_, PyArray2<i64>>,
         bandwidth: &Bound<'_, PyArray2<f64>>,
         compute: &Bound<'_, PyArray2<f64>>,
+        cloud_partition: &Bound<'_, PyArray2<i64>>,
     ) -> PyResult<()> {
         let mut venv = borrow_mut(venv, "MciaVectorEnv")?;
         if venv.vec.scenario().n != self.n {
             return Err(policy_err(PolicyError::new("venv", format!("the policy was built for {} devices, the vector env has {}", self.n, venv.vec.scenario().n))));
         }
-        let (mut v, mut p, mut bw, mut c) = (version.try_readwrite()?, partition.try_readwrite()?, bandwidth.try_readwrite()?, compute.try_readwrite()?);
-        let out = ActionsMut { version: v.as_array_mut(), partition: p.as_array_mut(), bandwidth: bw.as_array_mut(), compute: c.as_array_mut() };
+        let (mut v, mut p, mut bw, mut c, mut p2) = (version.try_readwrite()?, partition.try_readwrite()?, bandwidth.try_readwrite()?, compute.try_readwrite()?, cloud_partition.try_readwrite()?);
+        let out = ActionsMut { version: v.as_array_mut(), partition: p.as_array_mut(), bandwidth: bw.as_array_mut(), compute: c.as_array_mut(), cloud_partition: p2.as_array_mut() };
         let policy = &*self.policy;
         let vec = &mut venv.vec;
         py.detach(|| vec.act(policy, out)).map_err(policy_err)

@@ -137,8 +137,17 @@ impl CoreVecEnv {
     /// dtype for weights, any layout). The whole batch is validated first: on ActionError no environment
     /// changes. Returns `(obs, rewards, terminated, truncated, info)`, and in SAME_STEP mode also the final
     /// observations `(B, 7N + 3)` and the final info dict (rows of environments that ended are valid).
-    fn step<'py>(slf: &Bound<'py, Self>, version: &Bound<'py, PyAny>, partition: &Bound<'py, PyAny>, bandwidth: &Bound<'py, PyAny>, compute: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
-        guard(|| borrow_mut(slf, LABEL)?.step_impl(slf.py(), version, partition, bandwidth, compute))
+    /// `cloud_partition` `(B, N)` is required with the cloud tier and refused without it.
+    #[pyo3(signature = (version, partition, bandwidth, compute, cloud_partition = None))]
+    fn step<'py>(
+        slf: &Bound<'py, Self>,
+        version: &Bound<'py, PyAny>,
+        partition: &Bound<'py, PyAny>,
+        bandwidth: &Bound<'py, PyAny>,
+        compute: &Bound<'py, PyAny>,
+        cloud_partition: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        guard(|| borrow_mut(slf, LABEL)?.step_impl(slf.py(), version, partition, bandwidth, compute, cloud_partition))
     }
     /// The outputs of the last call, `(obs, rewards, terminated, truncated, info)`, or None before any.
     fn last_outputs<'py>(&self, py: Python<'py>) -> PyResult<Option<StepOut<'py>>> {
@@ -183,16 +192,32 @@ impl CoreVecEnv {
         Ok((obs, info))
     }
 
-    fn step_impl<'py>(&mut self, py: Python<'py>, version: &Bound<'py, PyAny>, partition: &Bound<'py, PyAny>, bandwidth: &Bound<'py, PyAny>, compute: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    fn step_impl<'py>(
+        &mut self,
+        py: Python<'py>,
+        version: &Bound<'py, PyAny>,
+        partition: &Bound<'py, PyAny>,
+        bandwidth: &Bound<'py, PyAny>,
+        compute: &Bound<'py, PyAny>,
+        cloud_partition: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
         let (b, n) = (self.vec.num_envs(), self.vec.scenario().n);
         let (label, shape) = ("MciaVectorEnv", [b, n]);
+        let cloud = super::actions::check_cloud_key(self.vec.scenario().cloud, cloud_partition, label)?;
         let s = &mut self.scratch;
         let v = read_indices(version, &shape, s.version.view_mut(), label, "version")?;
         let p = read_indices(partition, &shape, s.partition.view_mut(), label, "partition")?;
         let bw = read_weights(bandwidth, &shape, s.bandwidth.view_mut(), label, "bandwidth")?;
         let c = read_weights(compute, &shape, s.compute.view_mut(), label, "compute")?;
+        let p2 = cloud.map(|obj| read_indices(obj, &shape, s.cloud_partition.view_mut(), label, "cloud_partition")).transpose()?;
         let s = &self.scratch;
-        let action = Actions { version: view_of(&v, &s.version), partition: view_of(&p, &s.partition), bandwidth: view_of(&bw, &s.bandwidth), compute: view_of(&c, &s.compute) };
+        let action = Actions {
+            version: view_of(&v, &s.version),
+            partition: view_of(&p, &s.partition),
+            bandwidth: view_of(&bw, &s.bandwidth),
+            compute: view_of(&c, &s.compute),
+            cloud_partition: p2.as_ref().map(|p2| view_of(p2, &s.cloud_partition)),
+        };
         let same = self.vec.autoreset() == AutoresetMode::SameStep;
         let i = acquire(py, &mut self.ring, &self.vec, self.with_info, self.last, false)?;
         let set = self.ring.get(i);
@@ -233,7 +258,8 @@ impl CoreVecEnv {
 fn acquire(py: Python<'_>, ring: &mut Ring<VecSet>, vec: &VecEnv, with_info: bool, last: Option<usize>, keep_rows: bool) -> PyResult<usize> {
     let (b, n, od) = (vec.num_envs(), vec.scenario().n, vec.scenario().obs_dim());
     let same = vec.autoreset() == AutoresetMode::SameStep;
-    let i = ring.acquire(py, || VecSet::new(py, b, n, od, with_info, same))?;
+    let cloud = vec.scenario().cloud;
+    let i = ring.acquire(py, || VecSet::new(py, b, n, od, with_info, same, cloud))?;
     if keep_rows {
         if let Some(last) = last.filter(|&l| l != i) {
             copy_set(py, ring.get(last), ring.get(i))?;

@@ -30,13 +30,18 @@ pub struct Latency {
     /// Waiting for the work the edge still holds from earlier slots, `q_E`, then computing units p+1..L on
     /// the edge.
     pub edge: f64,
+    /// Sending the second cut's tensor over the WAN plus its round trip (0 without the cloud).
+    pub wan: f64,
+    /// Computing the remaining units in the cloud (0 without the cloud).
+    pub cloud: f64,
 }
 
 impl Latency {
-    /// End-to-end latency `T = wait + local + tx + edge` (each term is at most [`MAX_TIME_S`]).
+    /// End-to-end latency `T = wait + local + tx + edge + wan + cloud` (each term is at most
+    /// [`MAX_TIME_S`]; the last two are 0 unless the task uses the cloud).
     #[inline]
     pub fn total(&self) -> f64 {
-        self.wait + self.local + self.tx + self.edge
+        self.wait + self.local + self.tx + self.edge + self.wan + self.cloud
     }
 }
 
@@ -57,7 +62,17 @@ pub fn task_latency(backlog_s: f64, local_flops: f64, f_dev: f64, offloads: bool
     } else {
         (0.0, 0.0)
     };
-    Latency { wait: backlog_s, local, tx, edge }
+    Latency { wait: backlog_s, local, tx, edge, wan: 0.0, cloud: 0.0 }
+}
+
+/// The cloud terms of a task that leaves the edge after its second cut (SPEC section 8): `wan` sends
+/// `wan_bytes` at `wan_bps_each` (the task's equal share of the available backhaul) plus the round trip
+/// `rtt_s`; `cloud` computes `cloud_flops_work` at `f_cloud`.
+#[inline]
+pub fn cloud_terms(wan_bytes: f64, wan_bps_each: f64, rtt_s: f64, cloud_flops_work: f64, f_cloud: f64) -> (f64, f64) {
+    let wan = cap_time(if wan_bytes > 0.0 { 8.0 * wan_bytes / wan_bps_each } else { 0.0 } + rtt_s);
+    let cloud = cap_time(if cloud_flops_work > 0.0 { cloud_flops_work / f_cloud } else { 0.0 });
+    (wan, cloud)
 }
 
 /// Backlog after a slot: a device with a task stays busy for its local compute and upload,
@@ -83,15 +98,19 @@ mod tests {
     fn latency_terms_hand_values() {
         // 2 GFLOP locally at 1 GFLOP/s, 1000 bytes at 8 kbit/s, 3 GFLOP on 6 GFLOP/s of edge, 0.25 s backlog.
         let l = task_latency(0.25, 2e9, 1e9, true, 1000.0, 8000.0, 3e9, 6e9, 0.0);
-        assert_eq!(l, Latency { wait: 0.25, local: 2.0, tx: 1.0, edge: 0.5 });
+        assert_eq!(l, Latency { wait: 0.25, local: 2.0, tx: 1.0, edge: 0.5, wan: 0.0, cloud: 0.0 });
         assert_eq!(l.total(), 3.75);
         // The edge still holds 0.125 s of work: the task waits for it first.
         let l = task_latency(0.25, 2e9, 1e9, true, 1000.0, 8000.0, 3e9, 6e9, 0.125);
         assert_eq!(l.edge, 0.625);
         // Fully local: no upload, no edge, whatever the edge holds.
         let l = task_latency(0.0, 2e9, 1e9, false, 1000.0, 0.0, 0.0, 0.0, 0.125);
-        assert_eq!(l, Latency { wait: 0.0, local: 2.0, tx: 0.0, edge: 0.0 });
+        assert_eq!(l, Latency { wait: 0.0, local: 2.0, tx: 0.0, edge: 0.0, wan: 0.0, cloud: 0.0 });
         assert_eq!(effective_flops(10e9, 0.3), 7e9);
+        // 1e6 bytes over a 4 Mbit/s share of the WAN with a 40 ms round trip; 8.1 GFLOP on 810 GFLOP/s.
+        assert_eq!(cloud_terms(1e6, 4e6, 0.04, 8.1e9, 810e9), (2.04, 0.01));
+        // A zero WAN share (an absurd scenario) stays finite.
+        assert_eq!(cloud_terms(1e6, 0.0, 0.04, 0.0, 810e9), (MAX_TIME_S, 0.0));
     }
 
     #[test]

@@ -8,3 +8,4 @@ pub mod load;
 pub mod radio;
 pub mod shares;
 pub mod tasks;
+pub mod trace;

@@ -34,6 +34,23 @@ pub fn bid_sums(bandwidth: &[f64], compute: &[f64], eps: f64, offloads: impl Fn(
     (sum_b, sum_c)
 }
 
+/// Sums of the bandwidth bids over the uploading devices (`uploads(k)`, the set S) and of the compute bids
+/// over the devices the edge computes for (`edge_computes(k)`, S_E): with the cloud tier the two sets differ
+/// (SPEC section 8), without it they are the same and this equals [`bid_sums`].
+#[inline(always)]
+pub fn bid_sums_over(bandwidth: &[f64], compute: &[f64], eps: f64, uploads: impl Fn(usize) -> bool, edge_computes: impl Fn(usize) -> bool) -> (f64, f64) {
+    let (mut sum_b, mut sum_c) = (0.0, 0.0);
+    for (k, (&b, &c)) in bandwidth.iter().zip(compute).enumerate() {
+        if uploads(k) {
+            sum_b += bid(b, eps);
+        }
+        if edge_computes(k) {
+            sum_c += bid(c, eps);
+        }
+    }
+    (sum_b, sum_c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
