@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 from typing import final
 
-__all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'PolicyError', 'InternalError', 'ConcurrentUseError', 'OutOfMemoryError', 'CoreEnv', 'CoreVecEnv', 'CorePolicy', 'POLICY_NAMES', 'FREEZE_DIMENSIONS', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'static_search', 'preset_names', 'preset', 'INFO_F64_FIELDS', 'INFO_F64_SCALARS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', 'OBS_GLOBAL_FIELDS', 'OBS_DEVICE_HIGH', '__version__']
+__all__ = ['MciaError', 'ConfigError', 'ActionError', 'ResetNeeded', 'SnapshotError', 'PolicyError', 'InternalError', 'ConcurrentUseError', 'OutOfMemoryError', 'CoreEnv', 'CoreVecEnv', 'CorePolicy', 'POLICY_NAMES', 'FREEZE_DIMENSIONS', 'normalize_config', 'load_config_file', 'config_to_toml', 'resolve_family', 'builtin_family', 'load_family_file', 'rollout_rate', 'static_search', 'preset_names', 'preset', 'INFO_F64_FIELDS', 'INFO_F64_SCALARS', 'INFO_I64_FIELDS', 'OBS_DEVICE_FIELDS', 'OBS_GLOBAL_FIELDS', 'OBS_GLOBAL_FIELDS_CLOUD', 'CLOUD_INFO_FIELDS', 'CLOUD_DIMENSION', 'OBS_DEVICE_HIGH', '__version__']
 
 __version__: str
 INFO_F64_FIELDS: List[str]
@@ -14,6 +14,9 @@ INFO_F64_SCALARS: List[str]
 INFO_I64_FIELDS: List[str]
 OBS_DEVICE_FIELDS: List[str]
 OBS_GLOBAL_FIELDS: List[str]
+OBS_GLOBAL_FIELDS_CLOUD: List[str]
+CLOUD_INFO_FIELDS: List[str]
+CLOUD_DIMENSION: str
 OBS_DEVICE_HIGH: List[float]
 POLICY_NAMES: List[str]
 FREEZE_DIMENSIONS: List[str]
@@ -96,8 +99,9 @@ class CoreEnv:
     def with_info(self) -> bool: ...
     def reset(self, seed: Optional[int] = None) -> Tuple[npt.NDArray[np.float32], Dict[str, Any]]:
         """Starts an episode (reseeding first when `seed` is given). Returns ``(obs, info)``."""
-    def step(self, version: Any, partition: Any, bandwidth: Any, compute: Any) -> Tuple[npt.NDArray[np.float32], float, bool, bool, Dict[str, Any]]:
-        """Steps one slot (fields of any integer / number dtype and layout): ``(obs, reward, terminated, truncated, info)``."""
+    def step(self, version: Any, partition: Any, bandwidth: Any, compute: Any, cloud_partition: Any = None) -> Tuple[npt.NDArray[np.float32], float, bool, bool, Dict[str, Any]]:
+        """Steps one slot (fields of any integer / number dtype and layout): ``(obs, reward, terminated, truncated, info)``.
+        ``cloud_partition`` is required with the cloud tier and refused without it."""
     def snapshot(self) -> str:
         """The full state (RNG included) as JSON."""
     def restore(self, snapshot_json: str) -> None:
@@ -141,7 +145,7 @@ class CoreVecEnv:
     def with_info(self, on: bool) -> None: ...
     def reset(self, seeds: Optional[npt.NDArray[np.uint64]] = None, mask: Optional[npt.NDArray[np.bool_]] = None) -> Tuple[npt.NDArray[np.float32], Dict[str, Any]]:
         """Resets every environment (or those where `mask` is true); returns ``(obs, info)``."""
-    def step(self, version: Any, partition: Any, bandwidth: Any, compute: Any) -> Tuple[Any, ...]:
+    def step(self, version: Any, partition: Any, bandwidth: Any, compute: Any, cloud_partition: Any = None) -> Tuple[Any, ...]:
         """Steps every environment (``(B, N)`` fields of any integer / number dtype and layout): ``(obs, rewards,
         terminated, truncated, info)``, plus ``(final_obs, final_info)`` in SAME_STEP mode."""
     def last_outputs(self) -> Optional[Tuple[npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_], Dict[str, Any]]]:
@@ -178,5 +182,7 @@ class CorePolicy:
         partition: npt.NDArray[np.int64],
         bandwidth: npt.NDArray[np.float64],
         compute: npt.NDArray[np.float64],
+        cloud_partition: npt.NDArray[np.int64],
     ) -> None:
-        """Writes the action for every environment of `venv` into the ``[B, N]`` arrays given."""
+        """Writes the action for every environment of `venv` into the ``[B, N]`` arrays given (second cuts:
+        L without the cloud tier)."""

@@ -5,7 +5,8 @@ Each dimension (version, cut, bandwidth, compute) is frozen in turn in the Rust 
 
 - ``version``: one version per task type, the static table's most used one;
 - ``cut``: cuts restricted to {0, L} (all on the edge or all on the device);
-- ``bandwidth`` / ``compute``: equal bandwidth / edge-compute shares among the offloading devices.
+- ``bandwidth`` / ``compute``: equal bandwidth / edge-compute shares among the offloading devices;
+- ``cloud`` (``MCIA-Cloud-v0`` only): the second cut frozen at L, nothing runs in the cloud.
 
 The loss of a dimension is the free policy's return minus the restricted policy's, episode by episode on the
 same seeds (a paired difference), reported with its 95% interval and as a share of the random-to-optimizer
@@ -28,7 +29,7 @@ import numpy as np
 
 from .config import ConfigLike, as_config
 from .evaluation import EvalResult, anchor_returns, evaluate, t95, write_csv
-from .policies import FREEZE_DIMENSIONS, RustPolicy
+from .policies import CLOUD_DIMENSION, FREEZE_DIMENSIONS, RustPolicy, freeze_dimensions_for
 
 #: Policies with restricted variants.
 ABLATABLE = ("optimizer", "greedy")
@@ -134,7 +135,7 @@ def ablate(
     episodes: int = 20,
     seed: int = 0,
     policies: Sequence[str] = ABLATABLE,
-    dimensions: Sequence[str] = FREEZE_DIMENSIONS,
+    dimensions: Optional[Sequence[str]] = None,
     num_threads: Optional[int] = None,
     progress: bool = False,
 ) -> AblationResult:
@@ -145,7 +146,8 @@ def ablate(
         episodes: paired evaluation episodes (episode i on seed ``seed + i``).
         seed: first evaluation seed.
         policies: policies with restricted variants (:data:`ABLATABLE`).
-        dimensions: dimensions to freeze (:data:`mcia.policies.FREEZE_DIMENSIONS`).
+        dimensions: dimensions to freeze (default: every dimension of the scenario,
+            :func:`mcia.policies.freeze_dimensions_for`; ``cloud`` only with the cloud tier).
         num_threads: Rust threads.
         progress: show a progress bar.
     """
@@ -153,9 +155,12 @@ def ablate(
     bad = [p for p in policies if p not in ABLATABLE]
     if bad:
         raise ValueError(f"ablate: only {list(ABLATABLE)} have restricted variants, got {bad}")
-    bad = [d for d in dimensions if d not in FREEZE_DIMENSIONS]
+    allowed = freeze_dimensions_for(cfg)
+    dimensions = list(allowed if dimensions is None else dimensions)
+    bad = [d for d in dimensions if d not in allowed]
     if bad:
-        raise ValueError(f"ablate: unknown dimension(s) {bad}; choose from {list(FREEZE_DIMENSIONS)}")
+        hint = f" ({CLOUD_DIMENSION!r} needs the cloud tier)" if CLOUD_DIMENSION in bad else ""
+        raise ValueError(f"ablate: unknown dimension(s) {bad}; choose from {list(allowed)}{hint}")
     if episodes < 2:
         raise ValueError(f"ablate: needs at least 2 episodes for an interval, got {episodes}")
     anchors = anchor_returns(cfg, episodes, seed, num_threads)
@@ -249,7 +254,7 @@ def ablate_sweep(
     episodes: int = 20,
     seed: int = 0,
     policies: Sequence[str] = ABLATABLE,
-    dimensions: Sequence[str] = FREEZE_DIMENSIONS,
+    dimensions: Optional[Sequence[str]] = None,
     num_threads: Optional[int] = None,
     progress: bool = False,
 ) -> AblationSweep:

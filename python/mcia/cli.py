@@ -2,7 +2,8 @@
 ``mcia sweep``, ``mcia static``, ``mcia scenarios``, ``mcia bench``, ``mcia soak``.
 
 Every command takes the scenario as ``--scenario NAME`` (a preset, see ``mcia scenarios``) or
-``--config FILE`` (a .json / .toml file), not both. Run ``mcia --help`` or ``mcia COMMAND --help``.
+``--config FILE`` (a .json / .toml file), not both, and the environment as ``--env MCIA-v0`` (default) or
+``--env MCIA-Cloud-v0`` (the cloud tier over that scenario). Run ``mcia --help`` or ``mcia COMMAND --help``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from . import _core
 
 
 def _config(args: argparse.Namespace):
-    """The scenario of ``--scenario NAME`` or ``--config FILE`` (the defaults without either)."""
+    """The scenario of ``--scenario NAME`` or ``--config FILE`` (the defaults without either), for the
+    environment ``--env`` (``MCIA-Cloud-v0`` enables the cloud tier)."""
+    from . import env_config
     from .config import Config
 
     scenario, path = getattr(args, "scenario", None), getattr(args, "config", None)
@@ -26,16 +29,24 @@ def _config(args: argparse.Namespace):
     if scenario:
         if os.path.exists(scenario):
             raise _core.ConfigError(f"--scenario {scenario!r} is also a file here; rename the file (scenario files end in .toml or .json) or run elsewhere")
-        return Config.preset(scenario)
-    if path:
-        return Config.from_file(path)
-    return Config()
+        cfg = Config.preset(scenario)
+    elif path:
+        cfg = Config.from_file(path)
+    else:
+        cfg = Config()
+    return env_config(getattr(args, "env", None) or "MCIA-v0", cfg)
+
+
+def _env_id(cfg) -> str:
+    """The environment id a scenario runs as."""
+    return "MCIA-Cloud-v0" if cfg["cloud"]["enabled"] else "MCIA-v0"
 
 
 def add_scenario_args(p: argparse.ArgumentParser) -> None:
     """``--scenario NAME`` / ``--config FILE``, shared by every command."""
     p.add_argument("--scenario", help="preset scenario name (see `mcia scenarios`); default: the default scenario")
     p.add_argument("--config", help="scenario file (.json or .toml) instead of a preset")
+    p.add_argument("--env", default="MCIA-v0", choices=["MCIA-v0", "MCIA-Cloud-v0"], help="environment id (default MCIA-v0; MCIA-Cloud-v0 adds the cloud tier)")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -55,12 +66,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .evaluation import compare
-    from .policies import NAMES
+    from .policies import names_for
 
-    policies: List[str] = list(args.policies or NAMES) + list(args.agents or [])
     cfg = _config(args)
+    policies: List[str] = list(args.policies or names_for(cfg)) + list(args.agents or [])
     comp = compare(policies, cfg, episodes=args.episodes, seed=args.seed, num_threads=args.threads, progress=not args.quiet)
-    print(f"MCIA-v0, {cfg.num_devices} devices, versions {cfg['zoo']['versions']}; {args.episodes} paired episodes "
+    print(f"{_env_id(cfg)}, {cfg.num_devices} devices, versions {cfg['zoo']['versions']}; {args.episodes} paired episodes "
           f"(seeds {args.seed}..{args.seed + args.episodes - 1}), {cfg['time']['episode_slots']} slots each.")
     print("return = summed reward of an episode; score = (U - U_random) / (U_optimizer - U_random); "
           "adaptivity = (U - U_static) / (U_optimizer - U_static).\n")

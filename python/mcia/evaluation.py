@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from .config import Config, ConfigLike, as_config
-from .policies import NAMES, RustPolicy
+from .policies import NAMES, RustPolicy, names_for
 from .vector import MciaVectorEnv
 
 PolicyLike = Union[str, Callable[[np.ndarray], Dict[str, np.ndarray]], RustPolicy, Any]
@@ -54,6 +54,8 @@ class TypeMetrics:
     utility: float
     deadline_met: float
     accuracy_met: float
+    #: Share of the type's tasks that ran a tail in the cloud (second cut below L; NaN without the cloud tier).
+    cloud: float = float("nan")
 
 
 @dataclass
@@ -78,6 +80,8 @@ class EvalResult:
     score: float = float("nan")
     #: Adaptivity score on the same seeds (NaN when the anchors were not evaluated).
     adaptivity: float = float("nan")
+    #: Share of tasks that used the cloud (NaN without the cloud tier).
+    cloud_ratio: float = float("nan")
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain JSON-ready dict of every metric."""
@@ -90,9 +94,10 @@ class EvalResult:
     def summary_row(self) -> Dict[str, Any]:
         """One flat row (for tables and CSV)."""
         row: Dict[str, Any] = {"policy": self.policy, "mean_return": self.mean_return, "ci95": self.ci95, "score": self.score,
-                               "adaptivity": self.adaptivity, "mean_reward": self.mean_reward, "offload_ratio": self.offload_ratio}
+                               "adaptivity": self.adaptivity, "mean_reward": self.mean_reward, "offload_ratio": self.offload_ratio,
+                               "cloud_ratio": self.cloud_ratio}
         for t, m in self.per_type.items():
-            for k in ("latency_s", "accuracy", "utility", "deadline_met", "accuracy_met"):
+            for k in ("latency_s", "accuracy", "utility", "deadline_met", "accuracy_met", "cloud"):
                 row[f"{t}_{k}"] = getattr(m, k)
         return row
 
@@ -188,7 +193,8 @@ def evaluate(
     slots = cfg["time"]["episode_slots"]
     obs, _ = venv.reset(seed=seed)
     returns = np.zeros(episodes)
-    sums = {t: np.zeros(6) for t in TASK_TYPES}  # tasks, latency, accuracy, utility, deadline, acc_met
+    sums = {t: np.zeros(7) for t in TASK_TYPES}  # tasks, latency, accuracy, utility, deadline, acc_met, cloud
+    cloud = bool(cfg["cloud"]["enabled"])
     offload = np.zeros(2)
     version_hist = np.zeros(m, np.int64)
     cut_hist = np.zeros(l + 1, np.int64)
@@ -203,8 +209,9 @@ def evaluate(
             mask = tt == t
             k = int(mask.sum())
             if k:
+                in_cloud = np.count_nonzero(info["cloud_partition"][mask] < l) if cloud else 0
                 sums[t] += (k, info["latency"][mask].sum(), info["accuracy"][mask].sum(), info["utility"][mask].sum(),
-                            info["deadline_met"][mask].sum(), info["accuracy_met"][mask].sum())
+                            info["deadline_met"][mask].sum(), info["accuracy_met"][mask].sum(), in_cloud)
         tasked = tt > 0
         offload += (np.count_nonzero(info["partition"][tasked] < l), np.count_nonzero(tasked))
         version_hist += np.bincount(info["version"][tasked], minlength=m)
@@ -216,9 +223,9 @@ def evaluate(
         bar.close()
     per_type = {}
     for t, label_t in TASK_TYPES.items():
-        k, lat, acc, util, dl, am = sums[t]
+        k, lat, acc, util, dl, am, cl = sums[t]
         d = max(k, 1)
-        per_type[label_t] = TypeMetrics(int(k), lat / d, acc / d, util / d, dl / d, am / d)
+        per_type[label_t] = TypeMetrics(int(k), lat / d, acc / d, util / d, dl / d, am / d, cl / d if cloud else float("nan"))
     std = float(returns.std(ddof=1)) if episodes > 1 else float("nan")
     score = adapt = float("nan")
     if scores:
@@ -233,6 +240,7 @@ def evaluate(
         mean_reward=float(returns.mean() / slots),
         per_type=per_type,
         offload_ratio=float(offload[0] / max(offload[1], 1)),
+        cloud_ratio=float(sum(sums[t][6] for t in TASK_TYPES) / max(offload[1], 1)) if cloud else float("nan"),
         version_hist=version_hist,
         cut_hist=cut_hist,
         wall_s=wall,
@@ -269,14 +277,20 @@ class Comparison:
 
     def table(self) -> str:
         """The ranking as a text table (Markdown)."""
+        cloud = not math.isnan(self.results[0].cloud_ratio)
         head = "| rank | policy | return (95% CI) | score | adaptivity | AS latency s | AS accuracy | AS deadline met | LS latency s | LS accuracy | LS deadline met | offload |"
+        if cloud:
+            head += " AS cloud | LS cloud |"
         lines = [head, "|" + "---|" * (head.count("|") - 1)]
         for i, r in enumerate(self.ranked(), 1):
             a, s = r.per_type["AS"], r.per_type["LS"]
-            lines.append(
+            row = (
                 f"| {i} | {r.policy} | {r.mean_return:.2f} ± {r.ci95:.2f} | {self.score(r):.3f} | {self.adaptivity(r):.3f} | {a.latency_s:.3f} | {a.accuracy:.3f} | "
                 f"{a.deadline_met:.2f} | {s.latency_s:.3f} | {s.accuracy:.3f} | {s.deadline_met:.2f} | {r.offload_ratio:.2f} |"
             )
+            if cloud:
+                row += f" {a.cloud:.2f} | {s.cloud:.2f} |"
+            lines.append(row)
         return "\n".join(lines)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -310,24 +324,26 @@ class Comparison:
             if key == "latency_s":
                 ax.set_yscale("log")
             ax.legend(fontsize=8)
-        fig.suptitle(f"MCIA-v0 policies on {ranked[0].episodes} paired episodes", fontsize=11)
+        env_id = "MCIA-Cloud-v0" if self.results[0].config["cloud"]["enabled"] else "MCIA-v0"
+        fig.suptitle(f"{env_id} policies on {ranked[0].episodes} paired episodes", fontsize=11)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         return path
 
 
 def compare(
-    policies: Sequence[PolicyLike] = NAMES,
+    policies: Optional[Sequence[PolicyLike]] = None,
     config: ConfigLike = None,
     episodes: int = 20,
     seed: int = 0,
     num_threads: Optional[int] = None,
     progress: bool = False,
 ) -> Comparison:
-    """Evaluates every policy on the same seeds. The anchors ``random``, ``static`` and ``optimizer`` are
+    """Evaluates every policy on the same seeds (default: every built-in policy that applies to the
+    scenario, :func:`mcia.policies.names_for`). The anchors ``random``, ``static`` and ``optimizer`` are
     added when missing, as the scores need them."""
     cfg = as_config(config)
-    todo = list(policies)
+    todo = list(names_for(cfg) if policies is None else policies)
     for anchor in ANCHORS:
         if anchor not in [p for p in todo if isinstance(p, str)]:
             todo.append(anchor)

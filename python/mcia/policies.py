@@ -7,11 +7,12 @@
 >>> obs, reward, *_ = venv.step(policy(venv))
 
 Policies: ``random``, ``device_only`` (p = L, fixed version), ``edge_only`` (p = 0, fixed version, equal
-shares), ``neurosurgeon`` (most accurate version, latency-optimal cut, equal shares), ``greedy`` (each
+shares), ``cloud_only`` (cloud tier only: p1 = p2 = 0, the raw input relayed to the cloud), ``neurosurgeon`` (most accurate version, latency-optimal cut, equal shares), ``greedy`` (each
 device's best own utility with an equal share), ``static`` (one fixed (version, cut) per task type and device,
 equal shares: the non-adaptive baseline) and ``optimizer`` (alternates each device's best (version, cut)
 with KKT-optimal shares, keeping only improvements of the slot's summed utility; never worse than greedy on
-a slot).
+a slot). With the cloud tier (``MCIA-Cloud-v0``), neurosurgeon, greedy, static and the optimizer choose the
+second cut jointly with the first.
 
 ``static``'s table is searched once per scenario (:func:`static_search`, seconds) and cached on disk, keyed
 by the scenario and the build of the package. ``greedy`` and ``optimizer`` take ``freeze=[...]`` to fix
@@ -32,17 +33,32 @@ import numpy as np
 from . import _core
 from .config import ConfigLike, as_config
 
-#: Names of the built-in policies.
+#: Names of the built-in policies (``cloud_only`` needs the cloud tier: see :func:`names_for`).
 NAMES = tuple(_core.POLICY_NAMES)
 
 #: Decision dimensions greedy and the optimizer can freeze (SPEC section 7's ablation).
 FREEZE_DIMENSIONS = tuple(_core.FREEZE_DIMENSIONS)
+#: The cloud tier's fifth decision dimension: the second cut frozen at L (nothing in the cloud).
+CLOUD_DIMENSION = _core.CLOUD_DIMENSION
+
+
+def names_for(config: ConfigLike = None) -> tuple:
+    """The built-in policies that apply to a scenario: :data:`NAMES`, without ``cloud_only`` when the
+    scenario has no cloud tier."""
+    cloud = as_config(config)["cloud"]["enabled"]
+    return tuple(n for n in NAMES if cloud or n != "cloud_only")
+
+
+def freeze_dimensions_for(config: ConfigLike = None) -> tuple:
+    """The decision dimensions of a scenario: :data:`FREEZE_DIMENSIONS`, plus ``cloud`` with the cloud tier."""
+    return FREEZE_DIMENSIONS + ((CLOUD_DIMENSION,) if as_config(config)["cloud"]["enabled"] else ())
 
 #: One-line descriptions, for tables and ``--help``.
 DESCRIPTIONS = {
     "random": "uniform version, cut and weights",
     "device_only": "everything on the device (p = L), most accurate version",
     "edge_only": "raw input to the edge (p = 0), most accurate version, equal shares",
+    "cloud_only": "raw input relayed to the cloud (p1 = p2 = 0), most accurate version, equal shares",
     "neurosurgeon": "most accurate version, latency-optimal cut, equal shares",
     "greedy": "each device's best own (version, cut) with an equal share",
     "static": "one fixed (version, cut) per task type and device, equal shares (non-adaptive)",
@@ -134,9 +150,15 @@ def static_table_text(search: Dict[str, Any], config: ConfigLike = None) -> str:
     names = cfg["zoo"]["versions"]
     classes = cfg["devices"]["device_classes"]
     t = search["table"]
-    lines = ["| device | class | AS version | AS cut | LS version | LS cut |", "|---|---|---|---|---|---|"]
+    second = t.get("cloud_partition")
+    if second is None:
+        lines = ["| device | class | AS version | AS cut | LS version | LS cut |", "|---|---|---|---|---|---|"]
+    else:
+        lines = ["| device | class | AS version | AS cuts (p1, p2) | LS version | LS cuts (p1, p2) |", "|---|---|---|---|---|---|"]
     for k, cls in enumerate(classes):
         (av, ap), (lv, lp) = t["accuracy_sensitive"][k], t["latency_sensitive"][k]
+        if second is not None:
+            ap, lp = f"{ap}, {max(ap, second['accuracy_sensitive'][k])}", f"{lp}, {max(lp, second['latency_sensitive'][k])}"
         lines.append(f"| {k} | {cls} | {names[av]} | {ap} | {names[lv]} | {lp} |")
     return "\n".join(lines)
 
@@ -210,4 +232,4 @@ class RustPolicy:
         return f"RustPolicy({self.name!r})"
 
 
-__all__ = ["DESCRIPTIONS", "FREEZE_DIMENSIONS", "NAMES", "RustPolicy", "cache_dir", "static_search", "static_table_text"]
+__all__ = ["CLOUD_DIMENSION", "DESCRIPTIONS", "FREEZE_DIMENSIONS", "freeze_dimensions_for", "names_for", "NAMES", "RustPolicy", "cache_dir", "static_search", "static_table_text"]

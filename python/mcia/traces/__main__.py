@@ -1,0 +1,7 @@
+"""``python -m mcia.traces``: regenerates the example trace set."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
