@@ -239,3 +239,83 @@ def test_ppo_multidiscrete_runs():
     actions, _ = model.predict(env.reset())
     assert actions.shape == (16, 4 * 10) and env.action_space.contains(actions[0])
     env.step(actions)
+
+
+# -- the cloud tier (MCIA-Cloud-v0): flat actions gain the second cut ---------------------------------------
+
+CLOUD_SHORT = {"time": {"episode_slots": SLOTS}, "cloud": {"enabled": True}}
+
+
+def test_cloud_check_env_clean():
+    import gymnasium as gym
+
+    for env in (BoxAction(gym.make("MCIA-Cloud-v0"), low=-1.0), MultiDiscreteAction(mcia.MciaCloudEnv())):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sb3_check_env(env, warn=True)
+        assert not caught, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("kind", ["box", "multidiscrete"])
+def test_cloud_spaces_and_reference(kind):
+    b = 4
+    env = Sb3VecEnv(b, CLOUD_SHORT, action=kind)
+    n, m, l = env.dims
+    assert env.dims.cloud and env.observation_space.shape == (7 * n + 4,)
+    if kind == "box":
+        assert env.action_space == spaces.Box(-1.0, 1.0, (5 * n,), np.float32)
+    else:
+        assert env.action_space.nvec.tolist() == [m] * n + [l + 1] * n + [5] * (2 * n) + [l + 1] * n
+    ref = mcia.MciaCloudVectorEnv(b, SHORT, info=False)
+    env.seed(2)
+    np.testing.assert_array_equal(env.reset(), ref.reset(seed=2)[0])
+    env.action_space.seed(2)
+    for t in range(SLOTS):
+        actions = np.stack([env.action_space.sample() for _ in range(b)])
+        if kind == "box":
+            ref_action = box_to_dict(actions, env.dims, -1.0)
+        else:
+            ref_action = multidiscrete_to_dict(actions, env.dims, env.share_bins)
+        assert "cloud_partition" in ref_action
+        obs, rewards, dones, infos = env.step(actions)
+        ref_obs, ref_rew, *_ = ref.step(ref_action)
+        np.testing.assert_array_equal(rewards, ref_rew.astype(np.float32))
+        if t < SLOTS - 1:
+            np.testing.assert_array_equal(obs, ref_obs)
+    assert dones.all()
+    np.testing.assert_array_equal(np.stack([i["terminal_observation"] for i in infos]), ref_obs)
+    with pytest.raises(ValueError, match=f"{5 * n}"):
+        env.step(np.zeros((b, 4 * n), dtype=np.float32))
+
+
+def test_cloud_given_make_vec():
+    import gymnasium as gym
+
+    venv = gym.make_vec("MCIA-Cloud-v0", num_envs=3, config=SHORT, max_episode_steps=SLOTS, info=False)
+    env = Sb3VecEnv(venv=venv, action="multidiscrete")
+    assert env.dims.cloud and env.action_space.shape == (5 * env.dims.num_devices,)
+    env.reset()
+    env.action_space.seed(0)
+    for _ in range(SLOTS):
+        obs, rewards, dones, infos = env.step(np.stack([env.action_space.sample() for _ in range(3)]))
+    assert dones.all() and np.isfinite(rewards).all() and obs.shape == (3, 7 * env.dims.num_devices + 4)
+
+
+@pytest.mark.parametrize("kind", ["box", "multidiscrete"])
+def test_ppo_cloud_smoke(kind):
+    import gymnasium as gym
+
+    env = make_sb3_env(16, CLOUD_SHORT, seed=0, action=kind)
+    model = PPO("MlpPolicy", env, n_steps=8, batch_size=64, n_epochs=1, policy_kwargs=dict(net_arch=[16]),
+                device="cpu", seed=0)
+    model.learn(total_timesteps=2 * 16 * 8)
+    assert all(ep["l"] == SLOTS and np.isfinite(ep["r"]) for ep in model.ep_info_buffer)
+    actions, _ = model.predict(env.reset(), deterministic=True)
+    assert actions.shape == (16, 5 * 10) and env.action_space.contains(actions[0])
+    env.step(actions)
+    wrap = BoxAction if kind == "box" else MultiDiscreteAction
+    single = wrap(gym.make("MCIA-Cloud-v0", config=SHORT), **({"low": -1.0} if kind == "box" else {}))
+    o, _ = single.reset(seed=0)
+    a, _ = model.predict(o, deterministic=True)
+    single.step(a)
+

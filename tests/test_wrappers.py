@@ -15,6 +15,7 @@ import mcia
 from mcia.wrappers import (
     BoxAction,
     BoxActionVector,
+    CloudDims,
     Dims,
     MultiDiscreteAction,
     MultiDiscreteActionVector,
@@ -300,3 +301,218 @@ def test_vector_wrapper_matches_unwrapped(kind):
         saw_truncation |= bool(tr2.any())
     assert saw_truncation
     assert np.isfinite(r2).all()
+
+
+# -- the cloud tier (MCIA-Cloud-v0): a fifth block, the second cut ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cloud_dims() -> Dims:
+    return env_dims(mcia.MciaCloudEnv(), "test")
+
+
+def test_cloud_dims(dims, cloud_dims):
+    assert not dims.cloud and dims.num_blocks == 4 and dims.flat_size == 4 * dims.num_devices
+    assert cloud_dims.cloud and cloud_dims.num_blocks == 5 and cloud_dims.flat_size == 5 * cloud_dims.num_devices
+    assert isinstance(cloud_dims, CloudDims) and tuple(cloud_dims) == tuple(dims)  # still (N, M, L)
+    n, m, l = cloud_dims
+    assert cloud_dims.with_cloud(False) == (n, m, l) and not cloud_dims.with_cloud(False).cloud
+    assert Dims(n, m, l).with_cloud().cloud
+    assert env_dims(gym.make("MCIA-Cloud-v0"), "test").cloud
+    assert env_dims(mcia.MciaCloudVectorEnv(2), "test").cloud
+    assert env_dims(BoxAction(gym.make("MCIA-Cloud-v0")), "test").cloud  # found on the unwrapped env
+    assert env_dims(mcia.MciaEnv({"cloud": {"enabled": True}}), "test").cloud
+    assert not env_dims(gym.make("MCIA-v0"), "test").cloud
+
+
+def test_cloud_spaces(cloud_dims):
+    n, m, l = cloud_dims
+    env = BoxAction(gym.make("MCIA-Cloud-v0"))
+    assert env.dims.cloud
+    assert env.action_space == spaces.Box(0.0, 1.0, (5 * n,), np.float32)
+    assert BoxAction(mcia.MciaCloudEnv(), low=-1.0).action_space == spaces.Box(-1.0, 1.0, (5 * n,), np.float32)
+    md = MultiDiscreteAction(gym.make("MCIA-Cloud-v0"), share_bins=3)
+    assert md.action_space.nvec.tolist() == [m] * n + [l + 1] * n + [3] * n + [3] * n + [l + 1] * n
+    assert env.observation_space.shape == (7 * n + 4,)
+    venv = BoxActionVector(gym.make_vec("MCIA-Cloud-v0", num_envs=3), low=-1.0)
+    assert venv.single_action_space == spaces.Box(-1.0, 1.0, (5 * n,), np.float32)
+    assert venv.action_space.shape == (3, 5 * n)
+    mdv = MultiDiscreteActionVector(mcia.MciaCloudVectorEnv(3))
+    assert mdv.single_action_space.nvec.tolist() == [m] * n + [l + 1] * n + [5] * n + [5] * n + [l + 1] * n
+    assert mdv.action_space.shape == (3, 5 * n)
+    assert isinstance(flat_action_wrapper(gym.make("MCIA-Cloud-v0")), BoxAction)
+    assert isinstance(flat_action_wrapper(mcia.MciaCloudVectorEnv(2), "multidiscrete"), MultiDiscreteActionVector)
+    # the MCIA-v0 layout is untouched
+    assert BoxAction(gym.make("MCIA-v0")).action_space.shape == (4 * n,)
+    assert MultiDiscreteActionVector(mcia.MciaVectorEnv(2)).single_action_space.shape == (4 * n,)
+
+
+def test_cloud_box_mapping_matches_partition(cloud_dims):
+    n, m, l = cloud_dims
+    for low in (0.0, -1.0):
+        values = np.linspace(low - 0.3, 1.3, 4 * n)  # in range, on bin edges and clipped
+        for start in range(0, values.size, n):
+            block = values[start : start + n]
+            x = np.concatenate([np.zeros(n), block, np.ones(n), np.ones(n), block]).astype(np.float32)
+            d = box_to_dict(x, cloud_dims, low)
+            assert set(d) == set(mcia.spaces.CLOUD_ACTION_KEYS)
+            np.testing.assert_array_equal(d["cloud_partition"], d["partition"])
+            assert d["cloud_partition"].dtype == np.int64 and d["cloud_partition"].shape == (n,)
+        edges = np.arange(l + 1) / (l + 1)
+        x = np.zeros((l + 1, 5 * n), np.float32)
+        x[:, 4 * n :] = (low + edges * (1.0 - low)).astype(np.float32)[:, None]
+        assert box_to_dict(x, cloud_dims, low)["cloud_partition"][:, 0].tolist() == list(range(l + 1))
+
+
+def _cloud_dict_actions(env: gym.Env, count: int, share_bins: int | None = None) -> list:
+    env.action_space.seed(4)
+    out = []
+    for _ in range(count):
+        a = env.action_space.sample()
+        if share_bins is not None:  # weights on the MultiDiscrete grid (j + 1) / K
+            for key in ("bandwidth", "compute"):
+                j = np.floor(a[key] * share_bins).clip(0, share_bins - 1)
+                a[key] = ((j + 1.0) / share_bins).astype(np.float32)
+        out.append(a)
+    return out
+
+
+@pytest.mark.parametrize("low", [0.0, -1.0])
+def test_cloud_box_round_trip(cloud_dims, low):
+    env = mcia.MciaCloudEnv()
+    for act in _cloud_dict_actions(env, 20):
+        flat = dict_to_box(act, cloud_dims, low)
+        assert flat.shape == (cloud_dims.flat_size,) and BoxAction(env, low=low).action_space.contains(flat)
+        back = box_to_dict(flat, cloud_dims, low)
+        assert set(back) == set(act)
+        for key in ("version", "partition", "cloud_partition"):
+            np.testing.assert_array_equal(back[key], act[key], err_msg=key)
+        for key in ("bandwidth", "compute"):
+            np.testing.assert_allclose(back[key], act[key], atol=1e-6, err_msg=key)
+    batch = {k: np.stack([a[k] for a in _cloud_dict_actions(env, 3)]) for k in env.action_space.spaces}
+    back = box_to_dict(dict_to_box(batch, cloud_dims, low), cloud_dims, low)
+    np.testing.assert_array_equal(back["cloud_partition"], batch["cloud_partition"])
+    with pytest.raises(mcia.ActionError, match="cloud_partition"):
+        dict_to_box({k: v for k, v in batch.items() if k != "cloud_partition"}, cloud_dims, low)
+
+
+def test_cloud_multidiscrete_round_trip(cloud_dims):
+    n, k = cloud_dims.num_devices, 4
+    env = mcia.MciaCloudEnv()
+    space = MultiDiscreteAction(env, share_bins=k).action_space
+    for act in _cloud_dict_actions(env, 20, share_bins=k):
+        bins = [np.rint(act[key] * k - 1).astype(np.int64) for key in ("bandwidth", "compute")]
+        flat = np.concatenate([act["version"], act["partition"]] + bins + [act["cloud_partition"]])
+        assert space.contains(flat)
+        back = multidiscrete_to_dict(flat, cloud_dims, k)
+        assert set(back) == set(act)
+        for key in act:
+            np.testing.assert_allclose(back[key], act[key], atol=1e-6, err_msg=key)
+    space.seed(0)
+    flat = np.stack([space.sample() for _ in range(5)])  # flat -> dict -> flat, batched
+    d = multidiscrete_to_dict(flat, cloud_dims, k)
+    again = np.concatenate(
+        [d["version"], d["partition"]]
+        + [np.rint(d[key] * k - 1) for key in ("bandwidth", "compute")]
+        + [d["cloud_partition"]],
+        axis=-1,
+    ).astype(np.int64)
+    np.testing.assert_array_equal(again, flat)
+    # the share-bin check covers exactly the weight blocks: the second cut may exceed K - 1
+    l = cloud_dims.num_units
+    assert multidiscrete_to_dict([0] * (4 * n) + [l] * n, cloud_dims, 2)["cloud_partition"].tolist() == [l] * n
+
+
+def test_cloud_wrong_widths(dims, cloud_dims):
+    n = dims.num_devices
+    with pytest.raises(mcia.ActionError, match="5N"):
+        box_to_dict(np.zeros(4 * n), cloud_dims)
+    with pytest.raises(mcia.ActionError, match="cloud_partition"):
+        multidiscrete_to_dict(np.zeros(4 * n, np.int64), cloud_dims)
+    with pytest.raises(mcia.ActionError, match="4N"):
+        box_to_dict(np.zeros(5 * n), dims)
+    env = MultiDiscreteAction(gym.make("MCIA-Cloud-v0"))
+    env.reset(seed=0)
+    with pytest.raises(mcia.ActionError):
+        env.step(np.zeros(4 * n, np.int64))
+    with pytest.raises(TypeError, match="Dict action space"):
+        BoxAction(BoxAction(mcia.MciaCloudEnv()))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: BoxAction(gym.make("MCIA-Cloud-v0")),
+        lambda: BoxAction(gym.make("MCIA-Cloud-v0"), low=-1.0),
+        lambda: MultiDiscreteAction(gym.make("MCIA-Cloud-v0"), share_bins=3),
+        lambda: MultiDiscreteAction(mcia.MciaCloudEnv()),
+    ],
+)
+def test_cloud_gymnasium_check_env(make):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gym_check_env(make(), skip_render_check=True)
+    relevant = [w for w in caught if "different from the unwrapped" not in str(w.message)]
+    assert not relevant, [str(w.message) for w in relevant]
+
+
+@pytest.mark.parametrize("kind", ["box", "multidiscrete"])
+def test_cloud_vector_wrappers_step_make_vec(kind):
+    b = 8
+
+    def make():
+        return gym.make_vec("MCIA-Cloud-v0", num_envs=b, config=SHORT, max_episode_steps=5)
+
+    plain = make()
+    if kind == "box":
+        wrapped = BoxActionVector(make(), low=-1.0)
+        to_dict = lambda a: box_to_dict(a, wrapped.dims, -1.0)  # noqa: E731
+    else:
+        wrapped = MultiDiscreteActionVector(make())
+        to_dict = lambda a: multidiscrete_to_dict(a, wrapped.dims, 5)  # noqa: E731
+    n = wrapped.dims.num_devices
+    assert wrapped.dims.cloud and wrapped.action_space.shape == (b, 5 * n)
+    assert wrapped.single_observation_space.shape == (7 * n + 4,)
+    wrapped.action_space.seed(2)
+    o1, _ = plain.reset(seed=3)
+    o2, _ = wrapped.reset(seed=3)
+    np.testing.assert_array_equal(o1, o2)
+    saw_truncation = saw_cloud = False
+    for _ in range(13):  # crosses two autoresets
+        actions = wrapped.action_space.sample()
+        if kind == "box":
+            actions = actions * 1.2  # also exercise clipping
+        sent = to_dict(actions)
+        o1, r1, te1, tr1, i1 = plain.step(sent)
+        o2, r2, te2, tr2, i2 = wrapped.step(actions)
+        np.testing.assert_array_equal(o1, o2)
+        np.testing.assert_array_equal(r1, r2)
+        np.testing.assert_array_equal(tr1, tr2)
+        np.testing.assert_array_equal(te1, te2)
+        np.testing.assert_array_equal(i1["cloud_partition"], i2["cloud_partition"])
+        # the second cut reached the environment: p2' = max(p1, p2) for every device with a task
+        has_task = i2["cloud_partition"] >= 0
+        effective = np.maximum(sent["partition"], sent["cloud_partition"])
+        np.testing.assert_array_equal(i2["cloud_partition"][has_task], effective[has_task])
+        saw_cloud |= bool(has_task.any())
+        saw_truncation |= bool(tr2.any())
+    assert saw_truncation and saw_cloud
+    assert np.isfinite(r2).all()
+
+
+def test_cloud_single_and_vector_agree():
+    b, seed = 3, 11
+    venv = BoxActionVector(mcia.MciaCloudVectorEnv(b, SHORT), low=-1.0)
+    singles = [BoxAction(gym.make("MCIA-Cloud-v0", config=SHORT), low=-1.0) for _ in range(b)]
+    venv.action_space.seed(5)
+    obs_v, _ = venv.reset(seed=seed)
+    for i, env in enumerate(singles):
+        np.testing.assert_array_equal(env.reset(seed=seed + i)[0], obs_v[i])
+    for _ in range(5):
+        actions = venv.action_space.sample()
+        obs_v, rew_v, _, trunc_v, _ = venv.step(actions)
+        for i, env in enumerate(singles):
+            obs_s, rew_s, _, trunc_s, _ = env.step(actions[i])
+            np.testing.assert_array_equal(obs_s, obs_v[i])
+            assert rew_s == rew_v[i] and trunc_s == trunc_v[i]
+    assert trunc_v.all()

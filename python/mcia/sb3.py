@@ -9,7 +9,9 @@
 All B environments step in one call into the Rust core, so this is much faster than a ``DummyVecEnv`` of
 single environments. Actions are flat (see :mod:`mcia.wrappers`): by default ``Box(-1, 1, (4N,), float32)``
 (the symmetric range SB3's Gaussian policies and their clipping expect), or
-``MultiDiscrete([M]*N + [L+1]*N + [K]*N + [K]*N)`` with ``action="multidiscrete"``.
+``MultiDiscrete([M]*N + [L+1]*N + [K]*N + [K]*N)`` with ``action="multidiscrete"``. With the cloud tier
+(``MCIA-Cloud-v0``, or a config with ``cloud.enabled = true``) the flat action has a fifth block of N, the
+second cut ``cloud_partition``: ``Box(-1, 1, (5N,))`` or ``+ [L+1]*N``.
 
 SB3 conventions it follows: when ``dones[i]`` is True, ``obs[i]`` is already the first observation of the
 next episode, ``infos[i]["terminal_observation"]`` is the last observation of the finished one and
@@ -109,13 +111,14 @@ class Sb3VecEnv(VecEnv):
     # -- actions ---------------------------------------------------------------------------------------
 
     def to_dict_actions(self, actions: np.ndarray) -> dict:
-        """The native Dict action (arrays ``(B, N)``) for flat SB3 actions ``(B, 4N)``."""
+        """The native Dict action (arrays ``(B, N)``) for flat SB3 actions ``(B, 4N)`` (``(B, 5N)`` with the
+        cloud tier)."""
         actions = np.asarray(actions)
         if actions.ndim == 1 and self.num_envs == 1:
             actions = actions[None]
         if actions.ndim != 2 or actions.shape[0] != self.num_envs:
             raise ValueError(
-                f"Sb3VecEnv: actions must have shape ({self.num_envs}, {4 * self.dims.num_devices}), "
+                f"Sb3VecEnv: actions must have shape ({self.num_envs}, {self.dims.flat_size}), "
                 f"got {actions.shape}"
             )
         if self.action_kind == "box":
