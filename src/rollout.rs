@@ -20,7 +20,8 @@ pub struct RandomActions {
 
 impl RandomActions {
     /// `batches` random actions for `num_envs` environments: version uniform in 0..M, cut uniform in 0..=L,
-    /// weights uniform in [0, 1).
+    /// weights uniform in [0, 1), and with the cloud tier the second cut uniform in 0..=L (drawn last, so that
+    /// MCIA-v0's tables are unchanged).
     pub fn new(sc: &Scenario, num_envs: usize, batches: usize, seed: u64) -> Self {
         let mut rng = EnvRng::seed_from_u64(seed);
         let batches = (0..batches.max(1))
@@ -30,6 +31,11 @@ impl RandomActions {
                 a.partition.mapv_inplace(|_| rng.random_range(0..=sc.l as i64));
                 a.bandwidth.mapv_inplace(|_| rng.random());
                 a.compute.mapv_inplace(|_| rng.random());
+                if sc.cloud {
+                    a.cloud_partition.mapv_inplace(|_| rng.random_range(0..=sc.l as i64));
+                } else {
+                    a.cloud_partition.fill(sc.l as i64);
+                }
                 a
             })
             .collect();

@@ -1,4 +1,5 @@
-"""``mcia bench``: environment steps per second of MCIA-v0 from Python beside the anchors.
+"""``mcia bench``: environment steps per second of MCIA-v0 (or, with ``--env MCIA-Cloud-v0``, of the cloud
+tier: the engines then run the scenario with ``cloud.enabled = true``) from Python beside the anchors.
 
 Engines measured in the same run, with a fixed random policy (a table of pre-drawn actions cycled through, so
 the policy costs nothing):
@@ -67,17 +68,22 @@ class Cell:
     repeats: int
 
 
-def _random_actions(n: int, m: int, l: int, b: int, count: int = 16, seed: int = 0) -> List[Dict[str, np.ndarray]]:
+def _random_actions(n: int, m: int, l: int, b: int, count: int = 16, seed: int = 0, cloud: bool = False) -> List[Dict[str, np.ndarray]]:
+    """``count`` uniformly random float64 / int64 actions of shape ``(b, n)`` (with the second cut when
+    ``cloud``)."""
     rng = np.random.default_rng(seed)
-    return [
-        {
+    out = []
+    for _ in range(count):
+        a = {
             "version": rng.integers(0, m, (b, n), dtype=np.int64),
             "partition": rng.integers(0, l + 1, (b, n), dtype=np.int64),
             "bandwidth": rng.random((b, n)),
             "compute": rng.random((b, n)),
         }
-        for _ in range(count)
-    ]
+        if cloud:
+            a["cloud_partition"] = rng.integers(0, l + 1, (b, n), dtype=np.int64)
+        out.append(a)
+    return out
 
 
 def _time_loop(step: Callable[[int], None], seconds: float, repeats: int, batch: int) -> List[float]:
@@ -137,7 +143,7 @@ def bench_mcia(cfg_json: str, b: int, threads: int, seconds: float, repeats: int
     actions = [venv.action_space.sample() for _ in range(16)]
     fast = MciaVectorEnv(b, as_config_json(cfg_json), num_threads=threads, copy=False, info=False)
     fast.reset(seed=0)
-    fast_actions = _random_actions(fast.num_devices, fast.num_versions, fast.num_units, b)
+    fast_actions = _random_actions(fast.num_devices, fast.num_versions, fast.num_units, b, cloud=fast.cloud)
     rates = _time_interleaved([lambda k: venv.step(actions[k % len(actions)]), lambda k: fast.step(fast_actions[k % len(fast_actions)])], seconds, repeats, b)
     venv.close()
     fast.close()
@@ -150,7 +156,7 @@ def bench_mcia_fast(cfg_json: str, b: int, threads: int, seconds: float, repeats
 
     venv = MciaVectorEnv(b, as_config_json(cfg_json), num_threads=threads, copy=False, info=False)
     venv.reset(seed=0)
-    actions = _random_actions(venv.num_devices, venv.num_versions, venv.num_units, b)
+    actions = _random_actions(venv.num_devices, venv.num_versions, venv.num_units, b, cloud=venv.cloud)
     return _time_loop(lambda k: venv.step(actions[k % len(actions)]), seconds, repeats, b)
 
 
@@ -187,7 +193,7 @@ def bench_reference(cfg_json: str, b: int, seconds: float, repeats: int) -> List
     ref = ReferenceModel(json.loads(cfg_json))
     rng = np.random.default_rng(0)
     state = {"s": ref.reset(rng, b)}
-    actions = _random_actions(ref.n, ref.m, ref.l, b)
+    actions = _random_actions(ref.n, ref.m, ref.l, b, cloud=bool(ref.config.get("cloud", {}).get("enabled", False)))
 
     def step(k: int) -> None:
         noise = ref.sample_noise(rng, b)
@@ -202,7 +208,7 @@ def bench_gym_sync(cfg_json: str, b: int, seconds: float, repeats: int) -> List[
     venv = gym.vector.SyncVectorEnv([lambda: gym.make("MCIA-v0", config=as_config_json(cfg_json)) for _ in range(b)])
     venv.reset(seed=0)
     n, m, l = venv.envs[0].unwrapped.num_devices, venv.envs[0].unwrapped.num_versions, venv.envs[0].unwrapped.num_units
-    actions = _random_actions(n, m, l, b)
+    actions = _random_actions(n, m, l, b, cloud=venv.envs[0].unwrapped.cloud)
     rates = _time_loop(lambda k: venv.step(actions[k % len(actions)]), seconds, repeats, b)
     venv.close()
     return rates
@@ -249,7 +255,8 @@ def per_call_overheads(cfg_json: str, repeats: int) -> Dict[str, float]:
         env.reset(seed=0)
         env.action_space.seed(0)
         n, m, l = env.unwrapped.num_devices, env.unwrapped.num_versions, env.unwrapped.num_units
-        single = [{k: v[0] for k, v in a.items()} for a in _random_actions(n, m, l, 1)] if fast else [env.action_space.sample() for _ in range(16)]
+        cloud = env.unwrapped.cloud
+        single = [{k: v[0] for k, v in a.items()} for a in _random_actions(n, m, l, 1, cloud=cloud)] if fast else [env.action_space.sample() for _ in range(16)]
 
         def single_step(k: int) -> None:
             if env.step(single[k % len(single)])[3]:
@@ -258,7 +265,7 @@ def per_call_overheads(cfg_json: str, repeats: int) -> Dict[str, float]:
         venv = MciaVectorEnv(1, cfg, info=False, copy=False) if fast else gym.make_vec("MCIA-v0", num_envs=1, config=cfg)
         venv.reset(seed=0)
         venv.action_space.seed(0)
-        batch = _random_actions(n, m, l, 1) if fast else [venv.action_space.sample() for _ in range(16)]
+        batch = _random_actions(n, m, l, 1, cloud=cloud) if fast else [venv.action_space.sample() for _ in range(16)]
         for name, fn in (("single_env_step_us", single_step), ("vector_1env_step_us", lambda k: venv.step(batch[k % len(batch)]))):
             rates = _time_loop(fn, 0.3, repeats, 1)
             out[name + suffix] = 1e6 / statistics.median(rates)
@@ -339,14 +346,14 @@ def run(
         bar.update(1)
         bar.close()
     return {"machine": machine(), "seconds": seconds, "repeats": repeats, "cells": [asdict(c) for c in cells], "overheads": overheads,
-            "not_installed": missing, "env_id": "MCIA-v0"}
+            "not_installed": missing, "env_id": "MCIA-Cloud-v0" if as_config(config)["cloud"]["enabled"] else "MCIA-v0"}
 
 
 def table(result: Dict[str, object]) -> str:
     """The result as a Markdown table, what each engine measures, and the ratios the README quotes."""
     cells = [Cell(**c) for c in result["cells"]]  # type: ignore[arg-type]
     by = {(c.engine, c.num_envs, c.threads): c for c in cells}
-    lines = [f"machine: {result['machine']}", f"median of {result['repeats']} runs of ~{result['seconds']} s; spread = min..max", "",
+    lines = [f"environment: {result.get('env_id', 'MCIA-v0')}", f"machine: {result['machine']}", f"median of {result['repeats']} runs of ~{result['seconds']} s; spread = min..max", "",
              "| engine | envs | threads | env-steps/s | spread | vs reference |", "|---|---|---|---|---|---|"]
     for c in cells:
         ref = by.get(("reference", c.num_envs, 1))
