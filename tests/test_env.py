@@ -9,6 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import mcia
 from mcia.env import INFO_F64_FIELDS, INFO_I64_FIELDS
+from mcia.spaces import CLOUD_INFO_FIELDS
 
 
 def test_check_env_passes_without_warnings():
@@ -33,7 +34,8 @@ def test_make_registers_and_wraps():
     assert isinstance(env.unwrapped, mcia.MciaEnv)
     obs, info = env.reset(seed=3)
     assert env.observation_space.contains(obs)
-    assert set(info) == set(INFO_F64_FIELDS) | set(INFO_I64_FIELDS) | {"edge_flops", "edge_backlog_s"}
+    # The cloud fields (t_wan, t_cloud, cloud_partition, wan_bps) appear on MCIA-Cloud-v0 only.
+    assert set(info) == (set(INFO_F64_FIELDS) | set(INFO_I64_FIELDS) | {"edge_flops", "edge_backlog_s"}) - set(CLOUD_INFO_FIELDS)
     assert info["edge_backlog_s"] == 0.0  # q_E before the first step: reset empties the edge queue
 
 

@@ -7,13 +7,14 @@ import pytest
 
 import mcia
 from mcia.evaluation import evaluate
-from mcia.policies import NAMES, RustPolicy
+from mcia.policies import NAMES, RustPolicy, names_for
 
 
 def test_every_rust_policy_acts_validly_from_python():
     venv = mcia.MciaVectorEnv(6, {"time": {"episode_slots": 4}})
     venv.reset(seed=0)
-    for name in NAMES:
+    assert set(NAMES) - set(names_for(venv.config)) == {"cloud_only"}
+    for name in names_for(venv.config):
         policy = RustPolicy(name, venv.config)
         for _ in range(6):
             action = policy(venv)
@@ -22,6 +23,8 @@ def test_every_rust_policy_acts_validly_from_python():
     with pytest.raises(mcia.PolicyError, match="unknown policy") as err:
         RustPolicy("oracle")
     assert isinstance(err.value, mcia.MciaError) and isinstance(err.value, ValueError)
+    with pytest.raises(mcia.PolicyError, match="cloud"):
+        RustPolicy("cloud_only", venv.config)
 
 
 def test_metrics_agree_with_a_plain_recomputation():
@@ -106,7 +109,7 @@ def test_cli_compare_and_evaluate(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "optimizer" in out and "score" in out
     data = json.loads((tmp_path / "c" / "compare.json").read_text())
-    assert {r["policy"] for r in data["results"]} == set(NAMES)
+    assert {r["policy"] for r in data["results"]} == set(NAMES) - {"cloud_only"}
     assert (tmp_path / "c.png").stat().st_size > 10_000
     assert main(["evaluate", "--policy", "neurosurgeon", "--config", str(cfg), "--episodes", "2", "--quiet", "--out", str(tmp_path / "e")]) == 0
     assert (tmp_path / "e" / "episodes.csv").read_text().count("\n") == 3

@@ -105,7 +105,9 @@ def test_coarser_cuts_sum_the_work_between_them():
     assert [u.flops for u in v.units] == [f[:6].sum(), f[6:14].sum(), f[14:].sum()]
     assert [u.out_elems for u in v.units] == [want.units[5].out_elems, want.units[13].out_elems, 1000.0]
     assert (v.input_bytes, v.feature_bytes_per_element) == (1234.0, 1.0)
-    assert v.upload_bytes().tolist() == [1234.0, want.units[5].out_elems, want.units[13].out_elems, 0.0]
+    # A scenario of 4 bytes per element is capped at the version's own 1 byte.
+    assert v.upload_bytes(4.0).tolist() == [1234.0, want.units[5].out_elems, want.units[13].out_elems, 0.0]
+    assert v.upload_bytes(0.25).tolist() == [1234.0, want.units[5].out_elems / 4, want.units[13].out_elems / 4, 0.0]
 
 
 def test_functional_work_between_and_after_units():
@@ -307,8 +309,11 @@ def test_shipped_file_loads_and_steps():
     fam = zoo.load_profile(SHIPPED)
     assert fam.name == "torchvision" and len(fam) == 27
     assert fam["resnet18_int8"].feature_bytes_per_element == 1.0 and fam["resnet18"].feature_bytes_per_element is None
-    # The int8 version uploads 1 byte per element whatever the scenario says; the float one follows the scenario.
-    assert fam["resnet18_int8"].upload_bytes()[1] == 802816.0
+    # The int8 version uploads at most 1 byte per element (the scenario's size when that is smaller);
+    # the float one follows the scenario.
+    assert fam["resnet18_int8"].upload_bytes(4.0)[1] == 802816.0
+    assert fam["resnet18_int8"].upload_bytes(0.25)[1] == fam["resnet18"].upload_bytes(0.25)[1] == 802816.0 / 4
+    assert fam["resnet18"].upload_bytes(4.0)[1] == 4 * 802816.0
     cfg = {"zoo": {"profile_file": SHIPPED, "versions": ["resnet50", "resnet18_int8", "mobilenet_v3_large", "shufflenet_v2_x0_5_int8"]}}
     env = gym.make("MCIA-v0", config=cfg)
     env.reset(seed=0)

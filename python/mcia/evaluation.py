@@ -324,7 +324,8 @@ class Comparison:
             if key == "latency_s":
                 ax.set_yscale("log")
             ax.legend(fontsize=8)
-        env_id = "MCIA-Cloud-v0" if self.results[0].config["cloud"]["enabled"] else "MCIA-v0"
+        # cloud_ratio is NaN exactly when the scenario has no cloud tier.
+        env_id = "MCIA-v0" if np.isnan(self.results[0].cloud_ratio) else "MCIA-Cloud-v0"
         fig.suptitle(f"{env_id} policies on {ranked[0].episodes} paired episodes", fontsize=11)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
