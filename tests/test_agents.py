@@ -15,6 +15,7 @@ pytest.importorskip("torch")
 
 import mcia  # noqa: E402
 from mcia.agents import HybridPPO, detect_algo, load_agent  # noqa: E402
+from mcia.sweep import mix_classes  # noqa: E402
 
 SHORT = {"time": {"episode_slots": 20}}
 TINY = dict(num_envs=16, n_steps=25, minibatch_size=200, n_epochs=2, eval_every=1, eval_episodes=4)
@@ -165,3 +166,37 @@ def test_train_command_writes_everything_and_evaluates(tmp_path, capsys):
 
     assert cli_main(["evaluate", "--policy", str(out), "--config", str(cfg), "--episodes", "2", "--quiet"]) == 0
     assert "policy run" in capsys.readouterr().out
+
+
+def test_set_policy_trains_on_several_n_and_acts_for_any_n(tmp_path):
+    """arch="set": one set of weights, trained on N drawn from a range, acts and evaluates at any N, also after
+    a save / load round trip, and its decisions do not depend on the order of the devices."""
+    import torch
+
+    agent = _tiny_agent(seed=1, arch="set", num_devices="3-5")
+    agent.learn(4 * 16 * 25, progress_bar=False)
+    assert all(math.isfinite(r["policy_loss"]) for r in agent.curve)
+    path = str(tmp_path / "set")
+    agent.save(path)
+    loaded = HybridPPO.load(path)
+    for n in (2, 7, 12):
+        cfg = mcia.Config(SHORT).replace({"devices.device_classes": mix_classes(n)})
+        venv = mcia.MciaVectorEnv(3, cfg)
+        obs, _ = venv.reset(seed=n)
+        a, b = agent.act(obs, deterministic=True), loaded.act(obs, deterministic=True)
+        for key in ("version", "partition", "bandwidth", "compute"):
+            assert a[key].shape == (3, n)
+            np.testing.assert_array_equal(a[key], b[key])
+        venv.step(a)
+        # Permutation equivariance: permuting the devices permutes the decisions.
+        perm = np.random.default_rng(n).permutation(n)
+        dev = obs[:, : 7 * n].reshape(3, n, 7)[:, perm].reshape(3, 7 * n)
+        permuted = np.concatenate([dev, obs[:, 7 * n :]], axis=1)
+        p = agent.act(permuted, deterministic=True)
+        with torch.no_grad():
+            for key in ("version", "partition"):
+                np.testing.assert_array_equal(p[key], a[key][:, perm])
+            for key in ("bandwidth", "compute"):
+                np.testing.assert_allclose(p[key], a[key][:, perm], rtol=1e-5, atol=1e-6)
+        res = mcia.evaluate(path, cfg, episodes=2, scores=False)
+        assert np.isfinite(res.mean_return)

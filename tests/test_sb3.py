@@ -319,3 +319,13 @@ def test_ppo_cloud_smoke(kind):
     a, _ = model.predict(o, deterministic=True)
     single.step(a)
 
+
+def test_recipe_on_cloud(tmp_path):
+    from mcia.sb3 import train_sb3_ppo
+
+    hparams = dict(teacher_steps=8 * SLOTS, teacher_epochs=1, eval_every=1, eval_episodes=4, n_steps=8,
+                   batch_size=64, n_epochs=1, policy_kwargs=dict(net_arch=[16]))
+    curve = train_sb3_ppo(CLOUD_SHORT, timesteps=2 * 8 * 8, num_envs=8, out=str(tmp_path), hparams=hparams)
+    assert curve and all(np.isfinite(row["validation_return"]) for row in curve if row["timesteps"] == 0)
+    assert np.isfinite(curve[-1]["validation_return"])
+    assert (tmp_path / "model.zip").exists()

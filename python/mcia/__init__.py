@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gymnasium as _gym
 
-from . import _core, policies, spaces, wrappers, zoo
+from . import _core, policies, spaces, traces, wrappers, zoo
 from ._core import ActionError, ConcurrentUseError, ConfigError, InternalError, MciaError, OutOfMemoryError, PolicyError, ResetNeeded, SnapshotError
 from .ablation import AblationResult, AblationSweep, ablate, ablate_sweep
 from .config import Config, scenarios

@@ -158,38 +158,12 @@ def _train_hppo(cfg, timesteps, envs, seed, out, time_limit_s, progress, verbose
 
 
 def _train_sb3(cfg, timesteps, envs, seed, out, time_limit_s, progress, verbose, tb, hparams):
-    import torch
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.vec_env import VecNormalize
+    # the recipe (MultiDiscrete actions, VecNormalize, warm start by imitation, best validated weights) is
+    # mcia.sb3.train_sb3_ppo; hparams override mcia.sb3.RECIPE and mcia.sb3.PPO_KWARGS
+    from .sb3 import train_sb3_ppo
 
-    from .agents.loading import SB3_MODEL_FILE, SB3_VECNORM_FILE
-    from .sb3 import make_sb3_env
-
-    torch.set_num_threads(1)
-    env = VecNormalize(make_sb3_env(envs, cfg, seed=seed, num_threads=1), norm_obs=True, norm_reward=True, gamma=hparams.get("gamma", 0.9))
-    kwargs = dict(n_steps=128, batch_size=2048, n_epochs=5, gamma=0.9, gae_lambda=0.9, learning_rate=3e-4, ent_coef=0.0)
-    kwargs.update(hparams)
-    model = PPO("MlpPolicy", env, seed=seed, verbose=0, tensorboard_log=tb, device="cpu", **kwargs)
-    curve: List[Dict[str, Any]] = []
-    t0 = time.perf_counter()
-
-    class Curve(BaseCallback):
-        def _on_rollout_end(self) -> None:
-            eps = [e["r"] for e in (self.model.ep_info_buffer or [])]
-            curve.append({"timesteps": self.num_timesteps, "wall_s": round(time.perf_counter() - t0, 3),
-                          "episode_return": float(np.mean(eps)) if eps else float("nan")})
-
-        def _on_step(self) -> bool:
-            return time_limit_s is None or time.perf_counter() - t0 < time_limit_s
-
-    model.learn(timesteps, callback=Curve(), progress_bar=progress and _has_rich())
-    model.save(os.path.join(out, SB3_MODEL_FILE))
-    env.save(os.path.join(out, SB3_VECNORM_FILE))
-    with open(os.path.join(out, "agent.json"), "w", encoding="utf-8") as f:
-        json.dump({"algo": "sb3-ppo", "sb3_class": "PPO", "action": "box", "low": -1.0, "timesteps": int(model.num_timesteps),
-                   "wall_s": round(time.perf_counter() - t0, 2), "seed": seed}, f, indent=1)
-    return curve
+    return train_sb3_ppo(cfg, timesteps, envs, seed, out, time_limit_s=time_limit_s, progress=progress and _has_rich(),
+                         verbose=0 if progress else verbose, tensorboard_log=tb, hparams=hparams)
 
 
 def _train_rllib(cfg, timesteps, runners, seed, out, time_limit_s, verbose, hparams, address):

@@ -4,11 +4,18 @@ The MCIA action is hybrid: per device a discrete model version and cut point, an
 (uplink bandwidth and edge compute). :class:`HybridPPO` is a PPO agent built for that structure and trained
 directly on the native :class:`mcia.MciaVectorEnv`:
 
-- **Per-device factorised policy with shared weights.** Each device's slice of the observation (7 features),
-  a one-hot device identity and the global features (edge load, time) go through a small MLP shared by all
-  devices; the mean of the device embeddings is a context vector appended to each device's embedding, so a
-  device's decision sees the others' load on the shared uplink and edge. The same network therefore decides
-  for every device in one batched forward pass.
+- **Per-device factorised policy with shared weights.** Two architectures (``arch``):
+
+  - ``"mlp"`` (default): each device's slice of the observation (7 features), a one-hot device identity
+    and the shared entries (edge load, edge backlog, time) go through a small MLP shared by all devices;
+    the mean of the device embeddings is a context vector mixed into each device's embedding, so a
+    device's decision sees the others' load on the shared uplink and edge. Tied to the N it was built for.
+  - ``"set"``: the permutation-equivariant actor-critic of :mod:`mcia.agents.set_policy` (no device ids,
+    mean and max pooling, per-device heads, a pooled critic). One set of weights decides for any N; with
+    ``num_devices="4-20"`` it trains on a vector env per N in the range (the default device mix), so the
+    N of the training episodes is spread evenly over the range.
+
+  Either way the same network decides for every device in one batched forward pass.
 - **Joint (version, cut) head.** One categorical over the ``M * (L + 1)`` pairs per device, so the best cut
   can depend on the chosen version.
 - **Beta share weights.** Bandwidth and compute weights per device are Beta distributed on ``(0, 1)``; the
@@ -25,9 +32,8 @@ directly on the native :class:`mcia.MciaVectorEnv`:
   others, always use the team advantage.
 - **PPO.** GAE, a clipped surrogate per device and part (each device's (version, cut) ratio and share
   ratio are clipped separately, as in multi-agent PPO with shared parameters), entropy bonuses, a separate
-  critic MLP over the whole observation, Adam with a linearly decaying learning rate, observation
-  normalisation (running mean / std, saved in the checkpoint) and reward scaling by the running standard
-  deviation of the discounted return.
+  critic, Adam with a linearly decaying learning rate, observation normalisation (running mean / std,
+  saved in the checkpoint) and reward scaling by the running standard deviation of the discounted return.
 - **Correct truncation.** The vector env runs with ``autoreset_mode="same_step"``; at a truncation the
   critic's values of ``info["final_obs"]`` are bootstrapped into the last reward of the episode (and the
   per-device utilities of that step are read from ``info["final_info"]``).
@@ -35,11 +41,19 @@ directly on the native :class:`mcia.MciaVectorEnv`:
   on seeds from 1,000,000 on (disjoint from the evaluation seeds 0..19); with ``keep_best`` the checkpoint
   holds the weights with the best validation return, as SB3's ``EvalCallback`` does.
 
+Throughput: rollouts run under ``torch.inference_mode`` on the env's own output arrays (``copy=False``,
+viewed with ``torch.from_numpy``), into preallocated tensors; the (version, cut) draw is one uniform per
+device (inverse CDF); the Beta log-densities use a shifted Stirling series instead of ``torch.lgamma``;
+the first layer and the context mixing of the ``mlp`` network are computed per observation where they do
+not depend on the device. The update reuses every sample ``n_epochs`` times in minibatches of
+``minibatch_size`` observations.
+
 >>> from mcia.agents import HybridPPO
 >>> agent = HybridPPO(seed=0)
->>> agent.learn(4_000_000)             # about 7 minutes on 2 cores
+>>> agent.learn(3_000_000)
 >>> agent.save("runs/hppo")
 >>> mcia.evaluate("runs/hppo")           # or HybridPPO.load("runs/hppo").act(obs)
+>>> anyn = HybridPPO(seed=0, arch="set", num_devices="4-20")   # one policy for any N
 """
 
 from __future__ import annotations
@@ -52,7 +66,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 import torch
@@ -60,8 +74,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import Config, ConfigLike, as_config
-from ..spaces import OBS_DEVICE_FIELDS, OBS_GLOBAL_FIELDS, obs_dim
+from ..spaces import OBS_DEVICE_FIELDS
 from ..vector import MciaVectorEnv
+from .set_policy import SetCriticNet, SetPolicyNet, infer_n, parse_num_devices, split_envs, validation_sizes
 
 CHECKPOINT_FILE = "hppo.pt"
 HPARAMS_FILE = "hparams.json"
@@ -74,6 +89,8 @@ VALIDATION_SEED = 1_000_000
 #: First seed of the training environments (environment i of a run with agent seed s: TRAINING_SEED +
 #: 10_000 s + i), disjoint from the evaluation and the validation seeds.
 TRAINING_SEED = 2_000_000
+
+_DEV = len(OBS_DEVICE_FIELDS)
 
 
 @dataclass
@@ -112,6 +129,13 @@ class HPPOParams:
     critic_hidden: int = 128
     activation: str = "relu"
     device_onehot: bool = True
+    # "mlp": the per-N network above; "set": permutation-equivariant, any N (mcia.agents.set_policy)
+    arch: str = "mlp"
+    # arch "set": the device counts to train on ("4-20", "4,10,20", an int; None: the scenario's N), a vector
+    # env per N with the scenario's other settings and the default device mix (mcia.sweep.mix_classes)
+    num_devices: Union[None, int, str, List[int]] = None
+    set_pool: str = "meanmax"  # arch "set": "meanmax" or "mean" (deep sets) or "attention"
+    set_rounds: int = 1  # arch "set": rounds of pooling and mixing
     norm_obs: bool = True
     norm_reward: bool = True
     obs_clip: float = 10.0
@@ -140,6 +164,13 @@ class RunningMeanStd:
         self.var = m2 / tot
         self.count = tot
 
+    # observation statistics of the "mlp" network: one entry per observation index
+    def update_obs(self, obs: np.ndarray, n: int) -> None:
+        self.update(obs)
+
+    def mean_var(self, n: int):
+        return self.mean, self.var
+
     def state_dict(self) -> Dict[str, Any]:
         return {"mean": self.mean.tolist(), "var": self.var.tolist(), "count": float(self.count)}
 
@@ -147,6 +178,33 @@ class RunningMeanStd:
         self.mean = np.asarray(d["mean"], np.float64)
         self.var = np.asarray(d["var"], np.float64)
         self.count = float(d["count"])
+
+
+class FeatureMeanStd:
+    """Observation statistics of the ``set`` network: per device feature (pooled over devices and N) and
+    per shared entry, so they apply to any N."""
+
+    def __init__(self, tail: int) -> None:
+        self.dev = RunningMeanStd((_DEV,))
+        self.tail = RunningMeanStd((tail,))
+
+    def update_obs(self, obs: np.ndarray, n: int) -> None:
+        self.dev.update(obs[:, : _DEV * n].reshape(-1, _DEV))
+        self.tail.update(obs[:, _DEV * n :])
+
+    def mean_var(self, n: int):
+        return (np.concatenate([np.tile(self.dev.mean, n), self.tail.mean]), np.concatenate([np.tile(self.dev.var, n), self.tail.var]))
+
+    @property
+    def mean(self) -> np.ndarray:
+        return np.concatenate([self.dev.mean, self.tail.mean])
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"dev": self.dev.state_dict(), "tail": self.tail.state_dict()}
+
+    def load_state_dict(self, d: Dict[str, Any]) -> None:
+        self.dev.load_state_dict(d["dev"])
+        self.tail.load_state_dict(d["tail"])
 
 
 def _act_fn(name: str) -> Callable[[], nn.Module]:
@@ -160,34 +218,40 @@ def _init(layer: nn.Linear, gain: float) -> nn.Linear:
 
 
 class PolicyNet(nn.Module):
-    """Per-device actor with weights shared across devices and a mean-pooled context."""
+    """Per-device actor with weights shared across devices and a mean-pooled context (``arch="mlp"``)."""
 
-    def __init__(self, n: int, m: int, l: int, hidden: int, activation: str, device_onehot: bool) -> None:
+    def __init__(self, n: int, m: int, l: int, hidden: int, activation: str, device_onehot: bool, tail: int = 3) -> None:
         super().__init__()
-        self.n, self.m, self.l = n, m, l
+        self.n, self.m, self.l, self.tail = n, m, l, tail
         self.device_onehot = device_onehot
+        self.hidden = hidden
         act = _act_fn(activation)
+        self._act = {"tanh": torch.tanh, "relu": torch.relu, "silu": F.silu}[activation]
         g = math.sqrt(2)
-        in_dim = len(OBS_DEVICE_FIELDS) + len(OBS_GLOBAL_FIELDS) + (n if device_onehot else 0)
+        in_dim = _DEV + tail + (n if device_onehot else 0)
         self.encoder = nn.Sequential(_init(nn.Linear(in_dim, hidden), g), act(), _init(nn.Linear(hidden, hidden), g), act())
         self.mixer = nn.Sequential(_init(nn.Linear(2 * hidden, hidden), g), act())
         self.choice = _init(nn.Linear(hidden, m * (l + 1)), 0.01)
         self.share = _init(nn.Linear(hidden, 4), 0.01)
-        self.eye: torch.Tensor
-        self.register_buffer("eye", torch.eye(n), persistent=False)
 
-    def forward(self, obs: torch.Tensor):
-        """``obs`` (B, 7N + 3), normalised. Returns choice logits (B, N, M(L+1)) and Beta parameters
-        (B, N, 2) alpha and beta for bandwidth (index 0) and compute (index 1)."""
-        b = obs.shape[0]
-        dev = obs[:, : 7 * self.n].reshape(b, self.n, 7)
-        glob = obs[:, 7 * self.n :].unsqueeze(1).expand(b, self.n, obs.shape[1] - 7 * self.n)
-        parts = [dev, glob]
+    def forward(self, obs: torch.Tensor, n: Optional[int] = None):
+        """``obs`` (B, 7N + G), normalised. Returns choice logits (B, N, M(L+1)) and Beta parameters
+        (B, N, 2) alpha and beta for bandwidth (index 0) and compute (index 1).
+
+        The function is that of an MLP on ``[device features, shared entries, one-hot id]`` followed by a
+        layer on ``[embedding, mean embedding]``; the parts that are the same for every device of an
+        observation (the shared entries, the mean embedding) are multiplied once per observation."""
+        b, n = obs.shape[0], self.n
+        w1, b1 = self.encoder[0].weight, self.encoder[0].bias
+        dev = obs[:, : _DEV * n].reshape(b, n, _DEV)
+        shared = F.linear(obs[:, _DEV * n :], w1[:, _DEV : _DEV + self.tail], b1)  # (B, H)
+        h = F.linear(dev, w1[:, :_DEV]) + shared.unsqueeze(1)
         if self.device_onehot:
-            parts.append(self.eye.unsqueeze(0).expand(b, self.n, self.n))
-        h = self.encoder(torch.cat(parts, dim=-1))
-        ctx = h.mean(dim=1, keepdim=True).expand_as(h)
-        z = self.mixer(torch.cat([h, ctx], dim=-1))
+            h = h + w1[:, _DEV + self.tail :].t()  # the one-hot id selects a column: a per-device bias
+        h = self._act(self.encoder[2](self._act(h)))
+        wm, bm = self.mixer[0].weight, self.mixer[0].bias
+        ctx = F.linear(h.mean(dim=1), wm[:, self.hidden :], bm)
+        z = self._act(F.linear(h, wm[:, : self.hidden]) + ctx.unsqueeze(1))
         logits = self.choice(z)
         ab = F.softplus(self.share(z)) + 1.0
         return logits, ab[..., :2], ab[..., 2:]
@@ -195,7 +259,7 @@ class PolicyNet(nn.Module):
 
 class CriticNet(nn.Module):
     """Value MLP over the whole normalised observation: one value per device (the discounted sum of the
-    device's part of the reward); the state value is their sum."""
+    device's part of the reward); the state value is their sum (``arch="mlp"``)."""
 
     def __init__(self, obs_dim: int, n: int, hidden: int, activation: str) -> None:
         super().__init__()
@@ -203,24 +267,60 @@ class CriticNet(nn.Module):
         g = math.sqrt(2)
         self.net = nn.Sequential(_init(nn.Linear(obs_dim, hidden), g), act(), _init(nn.Linear(hidden, hidden), g), act(), _init(nn.Linear(hidden, n), 1.0))
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+    def forward(self, obs: torch.Tensor, n: Optional[int] = None) -> torch.Tensor:
         return self.net(obs)
 
 
-def _beta_logp_entropy(alpha: torch.Tensor, beta: torch.Tensor, x: torch.Tensor):
-    """Log-density and entropy of Beta(alpha, beta) at x, elementwise."""
-    lbeta = torch.lgamma(alpha) + torch.lgamma(beta) - torch.lgamma(alpha + beta)
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _lgamma1(x: torch.Tensor) -> torch.Tensor:
+    """``lgamma(x)`` for ``x >= 1``: the Stirling series at ``x + 6`` (error below 1e-9) shifted back by
+    the recurrence. Elementwise arithmetic (vectorised, differentiable), several times faster on CPU than
+    ``torch.lgamma``, whose backward also needs ``digamma``."""
+    z = x + 6.0
+    zi = 1.0 / z
+    zi2 = zi * zi
+    series = zi * (1.0 / 12 - zi2 * (1.0 / 360 - zi2 * (1.0 / 1260 - zi2 / 1680)))
+    shift = torch.log(x * (x + 1.0)) + torch.log((x + 2.0) * (x + 3.0)) + torch.log((x + 4.0) * (x + 5.0))
+    return (z - 0.5) * torch.log(z) - z + _HALF_LOG_2PI + series - shift
+
+
+def _digamma1(x: torch.Tensor) -> torch.Tensor:
+    """``digamma(x)`` for ``x >= 1``, the same way (asymptotic series at ``x + 6``)."""
+    z = x + 6.0
+    zi = 1.0 / z
+    zi2 = zi * zi
+    series = torch.log(z) - 0.5 * zi - zi2 * (1.0 / 12 - zi2 * (1.0 / 120 - zi2 * (1.0 / 252 - zi2 / 240)))
+    return series - (1.0 / x + 1.0 / (x + 1.0) + 1.0 / (x + 2.0) + 1.0 / (x + 3.0) + 1.0 / (x + 4.0) + 1.0 / (x + 5.0))
+
+
+def _beta_logp_entropy(alpha: torch.Tensor, beta: torch.Tensor, x: torch.Tensor, entropy: bool = True):
+    """Log-density and entropy of Beta(alpha, beta) at x, elementwise (alpha, beta >= 1)."""
+    g = _lgamma1(torch.stack([alpha, beta, alpha + beta]))
+    lbeta = g[0] + g[1] - g[2]
     logp = (alpha - 1) * torch.log(x) + (beta - 1) * torch.log1p(-x) - lbeta
-    ent = (
-        lbeta
-        - (alpha - 1) * torch.digamma(alpha)
-        - (beta - 1) * torch.digamma(beta)
-        + (alpha + beta - 2) * torch.digamma(alpha + beta)
-    )
+    if not entropy:
+        return logp, None
+    d = _digamma1(torch.stack([alpha, beta, alpha + beta]))
+    ent = lbeta - (alpha - 1) * d[0] - (beta - 1) * d[1] + (alpha + beta - 2) * d[2]
     return logp, ent
 
 
 _BETA_EPS = 1e-5
+
+
+class _Group:
+    """The environments of one N during training: the vector env, its current observation, running episode
+    returns and the rollout buffers."""
+
+    def __init__(self, n: int, config: Config, num_envs: int, first_seed: int) -> None:
+        self.n, self.config, self.num_envs, self.first_seed = n, config, num_envs, first_seed
+        self.venv: Optional[MciaVectorEnv] = None
+        self.obs: Optional[np.ndarray] = None
+        self.ep_ret = np.zeros(num_envs)
+        self.disc_ret = np.zeros(num_envs)
+        self.bufs: Dict[str, torch.Tensor] = {}
 
 
 class HybridPPO:
@@ -245,6 +345,8 @@ class HybridPPO:
         p = self.params
         if p.lr_schedule not in ("linear", "constant"):
             raise ValueError(f"HybridPPO: lr_schedule must be 'linear' or 'constant', got {p.lr_schedule!r}")
+        if p.arch not in ("mlp", "set"):
+            raise ValueError(f"HybridPPO: arch must be 'mlp' or 'set', got {p.arch!r}")
         self.config: Config = as_config(config)
         self.seed = int(seed)
         self.tensorboard_log = tensorboard_log
@@ -253,62 +355,101 @@ class HybridPPO:
         self.m = self.config.num_versions
         probe = MciaVectorEnv(1, self.config, num_threads=1, info=False)
         self.l = probe.num_units
-        self.obs_dim = obs_dim(self.n)
+        self.obs_dim = int(probe.single_observation_space.shape[0])
+        self.tail = self.obs_dim - _DEV * self.n  # shared entries after the devices' (edge load, backlog, time, ...)
+        self.sizes = parse_num_devices(p.num_devices, self.n)
+        if p.arch == "mlp" and self.sizes != [self.n]:
+            raise ValueError(f"HybridPPO: arch 'mlp' is tied to the scenario's N = {self.n}; train on several N "
+                             f"({p.num_devices!r}) with arch='set'")
         with torch.random.fork_rng(devices=[]):  # seeded initial weights, caller's random state untouched
             torch.manual_seed(self.seed)
-            self.policy = PolicyNet(self.n, self.m, self.l, p.hidden, p.activation, p.device_onehot)
-            self.critic = CriticNet(self.obs_dim, self.n, p.critic_hidden, p.activation)
+            if p.arch == "mlp":
+                self.policy: nn.Module = PolicyNet(self.n, self.m, self.l, p.hidden, p.activation, p.device_onehot, self.tail)
+                self.critic: nn.Module = CriticNet(self.obs_dim, self.n, p.critic_hidden, p.activation)
+            else:
+                self.policy = SetPolicyNet(self.m, self.l, self.tail, p.hidden, p.activation, p.set_rounds, p.set_pool)
+                self.critic = SetCriticNet(self.tail, p.critic_hidden, p.activation, p.set_rounds, p.set_pool)
         self.optimizer = torch.optim.Adam(list(self.policy.parameters()) + list(self.critic.parameters()), lr=p.learning_rate, eps=1e-5)
-        self.obs_rms = RunningMeanStd((self.obs_dim,))
+        self.obs_rms: Union[RunningMeanStd, FeatureMeanStd] = RunningMeanStd((self.obs_dim,)) if p.arch == "mlp" else FeatureMeanStd(self.tail)
         self.ret_rms = RunningMeanStd(())
+        self._norm_cache: Dict[int, tuple] = {}
         self.num_timesteps = 0
         self.iterations = 0
         self.wall_s = 0.0
         self.curve: List[Dict[str, Any]] = []
         self.best_validation = -math.inf
         self._best_state: Optional[Dict[str, Any]] = None
-        self._venv: Optional[MciaVectorEnv] = None
+        self._groups: Optional[List[_Group]] = None
+        self._recent: List[float] = []
         self._gen = torch.Generator().manual_seed(self.seed)
 
     # -- inference -------------------------------------------------------------------------------------
 
+    def _n_of(self, dim: int) -> int:
+        if self.params.arch == "mlp":
+            if dim != self.obs_dim:
+                raise ValueError(f"HybridPPO (arch 'mlp') was built for N = {self.n} devices (observations of length {self.obs_dim}), "
+                                 f"got length {dim}; an agent for any N is trained with arch='set'")
+            return self.n
+        n, rest = infer_n(dim, self.tail)
+        if rest or n < 1:
+            raise ValueError(f"HybridPPO: an observation of length {dim} is not 7 N + {self.tail}")
+        return n
+
+    def _norm_stats(self, n: int):
+        st = self._norm_cache.get(n)
+        if st is None:
+            mean, var = self.obs_rms.mean_var(n)
+            st = (torch.from_numpy(mean.astype(np.float32)), torch.from_numpy((1.0 / np.sqrt(var + 1e-8)).astype(np.float32)))
+            self._norm_cache[n] = st
+        return st
+
+    def _update_obs_rms(self, obs: np.ndarray, n: int) -> None:
+        self.obs_rms.update_obs(obs, n)
+        self._norm_cache.clear()
+
+    def _normalize_t(self, raw: torch.Tensor, n: int) -> torch.Tensor:
+        if not self.params.norm_obs:
+            return raw.float()
+        mean, inv = self._norm_stats(n)
+        c = self.params.obs_clip
+        return ((raw - mean) * inv).clamp_(-c, c)
+
     def normalize(self, obs: np.ndarray) -> np.ndarray:
         """The observation as the networks see it (normalised and clipped when ``norm_obs``)."""
         obs = np.asarray(obs, np.float32)
-        if not self.params.norm_obs:
-            return obs
-        c = self.params.obs_clip
-        return np.clip((obs - self.obs_rms.mean) / np.sqrt(self.obs_rms.var + 1e-8), -c, c).astype(np.float32)
+        x = obs.reshape(-1, obs.shape[-1])
+        return self._normalize_t(torch.from_numpy(np.ascontiguousarray(x)), self._n_of(x.shape[1])).numpy().reshape(obs.shape)
 
     def _decode(self, joint: torch.Tensor, w: torch.Tensor) -> Dict[str, np.ndarray]:
-        j = joint.numpy()
-        wn = w.numpy().astype(np.float64)
-        return {
-            "version": np.ascontiguousarray(j // (self.l + 1), dtype=np.int64),
-            "partition": np.ascontiguousarray(j % (self.l + 1), dtype=np.int64),
-            "bandwidth": np.ascontiguousarray(wn[..., 0]),
-            "compute": np.ascontiguousarray(wn[..., 1]),
-        }
+        """The Dict action as arrays that share memory with the tensors (the env converts any dtype and
+        layout once)."""
+        k = self.l + 1
+        return {"version": torch.div(joint, k, rounding_mode="floor").numpy(), "partition": torch.remainder(joint, k).numpy(),
+                "bandwidth": w[..., 0].numpy(), "compute": w[..., 1].numpy()}
 
-    @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = True) -> Dict[str, np.ndarray]:
         """The Dict action for a batch of observations ``(B, 7N + 3)`` (or one observation ``(7N + 3,)``):
         ``version`` / ``partition`` int64 and ``bandwidth`` / ``compute`` float64, each ``(B, N)`` (or
-        ``(N,)``). Deterministic: the most likely (version, cut) and the mean share weights."""
-        with _threads(self.params.torch_threads):
+        ``(N,)``). Deterministic: the most likely (version, cut) and the mean share weights. An agent with
+        ``arch="set"`` takes observations of any N."""
+        with _threads(self.params.torch_threads), torch.inference_mode():
             obs = np.asarray(obs, np.float32)
             single = obs.ndim == 1
-            x = torch.from_numpy(self.normalize(obs.reshape(-1, self.obs_dim)))
-            logits, a, b = self.policy(x)
+            x = np.ascontiguousarray(obs.reshape(-1, obs.shape[-1]))
+            n = self._n_of(x.shape[1])
+            logits, a, b = self.policy(self._normalize_t(torch.from_numpy(x), n), n)
             if deterministic:
                 joint = logits.argmax(-1)
                 w = a / (a + b)
             else:
                 joint = torch.distributions.Categorical(logits=logits).sample()
                 w = torch.distributions.Beta(a, b).sample()
-            out = self._decode(joint, w)
+            k = self.l + 1
+            out = {"version": (joint // k).numpy().astype(np.int64), "partition": (joint % k).numpy().astype(np.int64),
+                   "bandwidth": w[..., 0].numpy().astype(np.float64), "compute": w[..., 1].numpy().astype(np.float64)}
         if single:
-            out = {k: v[0] for k, v in out.items()}
+            out = {k_: v[0] for k_, v in out.items()}
         return out
 
     def __call__(self, obs: np.ndarray) -> Dict[str, np.ndarray]:
@@ -316,19 +457,36 @@ class HybridPPO:
 
     # -- training --------------------------------------------------------------------------------------
 
-    def _make_env(self) -> MciaVectorEnv:
+    def _config_for(self, n: int) -> Config:
+        if n == self.n:
+            return self.config
+        from ..sweep import apply_param  # the default device mix for N devices
+
+        return apply_param(self.config, "num_devices", n)
+
+    def _make_groups(self) -> List[_Group]:
         p = self.params
-        return MciaVectorEnv(p.num_envs, self.config, num_threads=p.env_threads, autoreset_mode="same_step", info=True, copy=True)
+        counts = split_envs(p.num_envs, len(self.sizes))
+        groups, first = [], TRAINING_SEED + 10_000 * self.seed
+        for n, b in zip(self.sizes, counts):
+            g = _Group(n, self._config_for(n), b, first)
+            g.venv = MciaVectorEnv(b, g.config, num_threads=p.env_threads, autoreset_mode="same_step", info=True, copy=False)
+            g.obs, _ = g.venv.reset(seed=first)
+            first += b
+            groups.append(g)
+        return groups
 
     def _sample(self, logits: torch.Tensor, a: torch.Tensor, b: torch.Tensor):
+        # (version, cut): one uniform per device against the cumulative probabilities
         probs = torch.softmax(logits, -1)
-        joint = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=self._gen).reshape(probs.shape[:-1])
+        cdf = probs.cumsum_(-1)
+        u = torch.rand(cdf.shape[:-1] + (1,), generator=self._gen) * cdf[..., -1:]
+        joint = (cdf < u).sum(-1).clamp_(max=cdf.shape[-1] - 1)
         # Beta via two Gamma draws; torch's Gamma sampler takes no generator, so these use the global one,
         # which learn() forks and seeds from the agent's generator
-        one = torch.ones_like(a)
-        ga = torch.distributions.Gamma(a, one, validate_args=False).sample()
-        gb = torch.distributions.Gamma(b, one, validate_args=False).sample()
-        w = (ga / (ga + gb)).clamp(_BETA_EPS, 1 - _BETA_EPS)
+        ga = torch._standard_gamma(a)
+        gb = torch._standard_gamma(b)
+        w = (ga / (ga + gb)).clamp_(_BETA_EPS, 1 - _BETA_EPS)
         return joint, w
 
     def _logp_entropy(self, logits, a, b, joint, w):
@@ -372,37 +530,93 @@ class HybridPPO:
             torch.manual_seed(seed)
             return self._learn(int(total_timesteps), progress_bar, time_limit_s, callback)
 
+    def _alloc(self, g: _Group, T: int) -> None:
+        B, n, d = g.num_envs, g.n, g.obs.shape[1]
+        g.bufs = {
+            "obs": torch.zeros((T, B, d)),
+            "joint": torch.zeros((T, B, n), dtype=torch.long),
+            "w": torch.zeros((T, B, n, 2)),
+            "lpc": torch.zeros((T, B, n)),
+            "lps": torch.zeros((T, B, n)),
+            "val": torch.zeros((T + 1, B, n)),
+            "rew": torch.zeros((T, B, n)),
+            "done": torch.zeros((T, B)),
+            "task": torch.zeros((T, B, n)),
+            "share": torch.zeros((T, B, n)),
+        }
+
+    def _rollout_step(self, g: _Group, t: int, finished: List[float]) -> None:
+        """One step of group ``g``'s environments with the stochastic policy, into the buffers at ``t``."""
+        p, n, bufs = self.params, g.n, g.bufs
+        raw_np = g.obs
+        if p.norm_obs:
+            self._update_obs_rms(raw_np, n)
+        raw = torch.from_numpy(raw_np)
+        with torch.inference_mode():
+            x = self._normalize_t(raw, n)
+            logits, a, b = self.policy(x, n)
+            joint, w = self._sample(logits, a, b)
+            lpc = logits.gather(-1, joint.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
+            lps = _beta_logp_entropy(a, b, w, entropy=False)[0].sum(-1)
+            task = (raw[:, 0 : _DEV * n : _DEV] + raw[:, 1 : _DEV * n : _DEV]) > 0
+            bufs["obs"][t].copy_(x)
+            bufs["val"][t].copy_(self.critic(x, n))
+            bufs["joint"][t].copy_(joint)
+            bufs["w"][t].copy_(w)
+            bufs["lpc"][t].copy_(lpc)
+            bufs["lps"][t].copy_(lps)
+            bufs["task"][t].copy_(task)
+            bufs["share"][t].copy_(task & (joint % (self.l + 1) != self.l))
+        k_tasks = np.maximum(task.sum(1).numpy(), 1).astype(np.float64)
+        obs, rew, term, trunc, info = g.venv.step(self._decode(joint, w))
+        done = np.logical_or(term, trunc)
+        any_done = bool(done.any())
+        util = info["utility"]
+        if any_done:
+            util = np.where(done[:, None], info["final_info"]["utility"], util)
+        # per-device shares of the reward: u_n / (devices with a task), summing to the reward
+        r_dev = np.nan_to_num(util, nan=0.0) / k_tasks[:, None]
+        if p.backlog_shaping:
+            r_dev = r_dev + self._backlog_shaping(info, done, g.config, n)
+        g.ep_ret += rew
+        if p.norm_reward:
+            g.disc_ret = g.disc_ret * p.gamma + rew
+            self.ret_rms.update(g.disc_ret)
+            r_dev = r_dev / math.sqrt(self.ret_rms.var + 1e-8)
+        if any_done:
+            idx = np.flatnonzero(done)
+            boot = idx[~term[idx]]
+            if boot.size:
+                final = np.stack([np.asarray(info["final_obs"][i], np.float32) for i in boot])
+                with torch.inference_mode():
+                    v_final = self.critic(self._normalize_t(torch.from_numpy(final), n), n).numpy()
+                r_dev[boot] += p.gamma * v_final
+            finished.extend(g.ep_ret[idx].tolist())
+            g.ep_ret[idx] = 0.0
+            g.disc_ret[idx] = 0.0
+        bufs["rew"][t].copy_(torch.from_numpy(r_dev))
+        bufs["done"][t].copy_(torch.from_numpy(done))
+        g.obs = obs
+
     def _learn(self, total_timesteps, progress_bar, time_limit_s, callback):
         p = self.params
-        n, B, T = self.n, p.num_envs, p.n_steps
-        batch = B * T
-        iters = max(1, math.ceil(total_timesteps / batch))
-        if self._venv is None:
-            self._venv = self._make_env()
-            self._obs, _ = self._venv.reset(seed=TRAINING_SEED + 10_000 * self.seed)
+        T = p.n_steps
+        if self._groups is None:
+            self._groups = self._make_groups()
             if p.teacher and p.teacher_steps > 0 and self.num_timesteps == 0:
                 self.imitate(p.teacher, p.teacher_steps, p.teacher_epochs)
-            self._ep_ret = np.zeros(B)
-            self._disc_ret = np.zeros(B)
-            self._recent: List[float] = []
-        venv = self._venv
+        groups = self._groups
+        batch = sum(g.num_envs for g in groups) * T
+        iters = max(1, math.ceil(total_timesteps / batch))
         writer = _tb_writer(self.tensorboard_log)
         bar = _bar(iters * batch, progress_bar)
         start = time.perf_counter()
         wall0 = self.wall_s
         start_steps = self.num_timesteps
         target_steps = start_steps + iters * batch
-
-        obs_buf = np.zeros((T, B, self.obs_dim), np.float32)
-        joint_buf = torch.zeros((T, B, n), dtype=torch.long)
-        w_buf = torch.zeros((T, B, n, 2))
-        lpc_buf = torch.zeros((T, B, n))
-        lps_buf = torch.zeros((T, B, n))
-        val_buf = torch.zeros((T + 1, B, n))
-        rew_buf = np.zeros((T, B, n), np.float32)
-        done_buf = np.zeros((T, B), np.float32)
-        task_buf = torch.zeros((T, B, n))
-        share_buf = torch.zeros((T, B, n))
+        for g in groups:
+            self._alloc(g, T)
+        n_envs = sum(g.num_envs for g in groups)
 
         for it in range(iters):
             t_iter = time.perf_counter()
@@ -411,85 +625,41 @@ class HybridPPO:
                 progress = max(progress, (time.perf_counter() - start) / time_limit_s)
             lr = self._lr(progress)
             credit = self._credit(progress)
-            for g in self.optimizer.param_groups:
-                g["lr"] = lr
+            for pg in self.optimizer.param_groups:
+                pg["lr"] = lr
             finished: List[float] = []
             # ---- rollout
             for t in range(T):
-                raw = self._obs
-                if p.norm_obs:
-                    self.obs_rms.update(raw)
-                x = self.normalize(raw)
-                obs_buf[t] = x
-                xt = torch.from_numpy(x)
-                with torch.no_grad():
-                    logits, a, b = self.policy(xt)
-                    joint, w = self._sample(logits, a, b)
-                    val_buf[t] = self.critic(xt)
-                    task = torch.from_numpy((raw[:, 0 : 7 * n : 7] + raw[:, 1 : 7 * n : 7] > 0).astype(np.float32))
-                    offl = task * (joint % (self.l + 1) != self.l).float()
-                    lpc, lps, _, _ = self._logp_entropy(logits, a, b, joint, w)
-                joint_buf[t], w_buf[t], task_buf[t], share_buf[t] = joint, w, task, offl
-                lpc_buf[t], lps_buf[t] = lpc, lps
-                obs, rew, term, trunc, info = venv.step(self._decode(joint, w))
-                done = np.logical_or(term, trunc)
-                util = info["utility"]
-                if done.any():
-                    util = np.where(done[:, None], info["final_info"]["utility"], util)
-                # per-device shares of the reward: u_n / (devices with a task), summing to the reward
-                util = np.nan_to_num(util, nan=0.0)
-                k = np.maximum(task.numpy().sum(1), 1.0)
-                r_dev = util / k[:, None]
-                if p.backlog_shaping:
-                    r_dev = r_dev + self._backlog_shaping(info, done)
-                self._ep_ret += rew
-                if p.norm_reward:
-                    self._disc_ret = self._disc_ret * p.gamma + rew
-                    self.ret_rms.update(self._disc_ret)
-                    r_dev = r_dev / math.sqrt(self.ret_rms.var + 1e-8)
-                if done.any():
-                    idx = np.flatnonzero(done)
-                    boot = idx[~term[idx]]
-                    if boot.size:
-                        final = np.stack([np.asarray(info["final_obs"][i], np.float32) for i in boot])
-                        with torch.no_grad():
-                            v_final = self.critic(torch.from_numpy(self.normalize(final))).numpy()
-                        r_dev[boot] += p.gamma * v_final
-                    finished.extend(self._ep_ret[idx].tolist())
-                    self._ep_ret[idx] = 0.0
-                    self._disc_ret[idx] = 0.0
-                rew_buf[t] = r_dev
-                done_buf[t] = done
-                self._obs = obs
-            with torch.no_grad():
-                val_buf[T] = self.critic(torch.from_numpy(self.normalize(self._obs)))
+                for g in groups:
+                    self._rollout_step(g, t, finished)
+            t_roll = time.perf_counter()
             # ---- GAE per device (the team advantage is their sum: GAE is linear in rewards and values)
-            rew_t = torch.from_numpy(rew_buf)
-            nonterm = (1.0 - torch.from_numpy(done_buf)).unsqueeze(-1)
-            adv = torch.zeros((T, B, n))
-            last = torch.zeros(B, n)
-            for t in reversed(range(T)):
-                delta = rew_t[t] + p.gamma * val_buf[t + 1] * nonterm[t] - val_buf[t]
-                last = delta + p.gamma * p.gae_lambda * nonterm[t] * last
-                adv[t] = last
-            ret = adv + val_buf[:T]
+            data = []
+            for g in groups:
+                bufs, n, B = g.bufs, g.n, g.num_envs
+                with torch.inference_mode():
+                    x = self._normalize_t(torch.from_numpy(g.obs), n)
+                    bufs["val"][T].copy_(self.critic(x, n))
+                val, rew = bufs["val"], bufs["rew"]
+                nonterm = (1.0 - bufs["done"]).unsqueeze(-1)
+                adv = torch.zeros((T, B, n))
+                last = torch.zeros(B, n)
+                for t in reversed(range(T)):
+                    delta = rew[t] + p.gamma * val[t + 1] * nonterm[t] - val[t]
+                    last = delta + p.gamma * p.gae_lambda * nonterm[t] * last
+                    adv[t] = last
+                rows = T * B
+                data.append({
+                    "n": n, "obs": bufs["obs"].reshape(rows, -1), "joint": bufs["joint"].reshape(rows, n),
+                    "w": bufs["w"].reshape(rows, n, 2), "lpc": bufs["lpc"].reshape(rows, n), "lps": bufs["lps"].reshape(rows, n),
+                    "adv": adv.reshape(rows, n), "ret": (adv + val[:T]).reshape(rows, n), "val": val[:T].reshape(rows, n),
+                    "task": bufs["task"].reshape(rows, n), "share": bufs["share"].reshape(rows, n),
+                })
             # ---- update
-            stats = self._update(
-                torch.from_numpy(obs_buf.reshape(batch, -1)),
-                joint_buf.reshape(batch, n),
-                w_buf.reshape(batch, n, 2),
-                lpc_buf.reshape(batch, n),
-                lps_buf.reshape(batch, n),
-                adv.reshape(batch, n),
-                ret.reshape(batch, n),
-                val_buf[:T].reshape(batch, n),
-                task_buf.reshape(batch, n),
-                share_buf.reshape(batch, n),
-                credit,
-            )
+            stats = self._update(data, credit)
             self.num_timesteps += batch
             self.iterations += 1
-            self._recent = (self._recent + finished)[-max(B, 100):]
+            self._recent = (self._recent + finished)[-max(n_envs, 100):]
             now = time.perf_counter()
             self.wall_s = wall0 + (now - start)
             row: Dict[str, Any] = {
@@ -499,12 +669,17 @@ class HybridPPO:
                 "episode_return": float(np.mean(self._recent)) if self._recent else float("nan"),
                 "validation_return": float("nan"),
                 "steps_per_s": batch / max(now - t_iter, 1e-9),
+                "rollout_s": round(t_roll - t_iter, 4),
+                "update_s": round(now - t_roll, 4),
                 "lr": lr,
                 "device_credit": credit,
             }
             row.update(stats)
             if p.eval_every and (self.iterations % p.eval_every == 0 or it == iters - 1):
-                row["validation_return"] = self.validate()
+                per_n = self.validate_sizes()
+                row["validation_return"] = float(np.mean(list(per_n.values())))
+                if len(per_n) > 1:
+                    row.update({f"validation_N{k}": v for k, v in per_n.items()})
                 if row["validation_return"] > self.best_validation:
                     self.best_validation = row["validation_return"]
                     self._best_state = self._snapshot()
@@ -533,78 +708,97 @@ class HybridPPO:
             writer.close()
         return self
 
-    def _backlog_shaping(self, info: Dict[str, Any], done: np.ndarray) -> np.ndarray:
+    def _backlog_shaping(self, info: Dict[str, Any], done: np.ndarray, config: Optional[Config] = None, n: Optional[int] = None) -> np.ndarray:
         """``gamma * Phi(s') - Phi(s)`` per device, with ``Phi_n = -beta q_n`` (``HPPOParams.backlog_shaping``).
         ``q_n`` is the queue the step started from and ``q_n'`` the one it leaves, both read from the step's
         info (the final info of an episode that ended)."""
+        config = config or self.config
         if done.any():
             info = {k: np.where(done[:, None], info["final_info"][k], info[k]) for k in ("backlog_s", "t_local", "t_tx")}
-        slot = self.config["time"]["slot_s"]
+        slot = config["time"]["slot_s"]
         q = info["backlog_s"]
         busy = np.nan_to_num(info["t_local"], nan=0.0) + np.nan_to_num(info["t_tx"], nan=0.0)
         q_next = np.maximum(q + busy - slot, 0.0)
-        return (self._beta * (q - self.params.gamma * q_next)).astype(np.float32)
+        return (self._beta_for(config, n or self.n) * (q - self.params.gamma * q_next)).astype(np.float32)
+
+    def _beta_for(self, config: Config, n: int) -> float:
+        """Shaping weight per second of queue: the expected latency weight of a task, shared by the devices."""
+        t = config["tasks"]
+        alpha = lambda c: (1.0 - c["weight"]) / c["deadline_s"]
+        mean_alpha = t["as_ratio"] * alpha(t["accuracy_sensitive"]) + (1.0 - t["as_ratio"]) * alpha(t["latency_sensitive"])
+        return self.params.backlog_shaping * mean_alpha / n
 
     @property
     def _beta(self) -> float:
-        """Shaping weight per second of queue: the expected latency weight of a task, shared by the devices."""
-        t = self.config["tasks"]
-        alpha = lambda c: (1.0 - c["weight"]) / c["deadline_s"]
-        mean_alpha = t["as_ratio"] * alpha(t["accuracy_sensitive"]) + (1.0 - t["as_ratio"]) * alpha(t["latency_sensitive"])
-        return self.params.backlog_shaping * mean_alpha / self.n
+        return self._beta_for(self.config, self.n)
 
-    def _update(self, obs, joint, w, old_lpc, old_lps, adv, ret, old_val, task, share, credit):
+    def _chunks(self, data: List[Dict[str, Any]], size: int):
+        """Minibatches over several groups: each epoch's rows of every group in a random order, cut into
+        the same number of pieces, so that piece j of every group forms minibatch j (about ``size`` rows)."""
+        rows = sum(d["obs"].shape[0] for d in data)
+        k = max(1, math.ceil(rows / max(size, 1)))
+        perms = [torch.tensor_split(torch.randperm(d["obs"].shape[0], generator=self._gen), k) for d in data]
+        for j in range(k):
+            yield [(d, perm[j]) for d, perm in zip(data, perms) if perm[j].numel()]
+
+    def _update(self, data: List[Dict[str, Any]], credit: float):
         p = self.params
-        batch = obs.shape[0]
-        mb = min(p.minibatch_size, batch)
         params = list(self.policy.parameters()) + list(self.critic.parameters())
         sums = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0, "share_entropy": 0.0, "approx_kl": 0.0, "clip_frac": 0.0}
         count = 0
         stop = False
         eps = p.clip_range
-        team = adv.sum(-1)
-        team = (team - team.mean()) / (team.std() + 1e-8)
-        act_all = task.sum().clamp(min=1.0)
-        mean_dev = (adv * task).sum() / act_all
-        std_dev = (((adv - mean_dev) ** 2 * task).sum() / act_all).sqrt()
-        dev = (adv - mean_dev) / (std_dev + 1e-8)
-        adv_choice = (1.0 - credit) * team[:, None] + credit * dev
-        adv_share = team[:, None].expand_as(adv)
-
-        def clipped(logr, a, mask):
-            ratio = logr.exp()
-            surr = torch.min(ratio * a, ratio.clamp(1 - eps, 1 + eps) * a)
-            m = mask.sum().clamp(min=1.0)
-            frac = (((ratio - 1).abs() > eps).float() * mask).sum() / m
-            kl = (((ratio - 1) - logr) * mask).sum() / m
-            return -(surr * mask).sum() / m, frac, kl
+        # advantages normalised over the whole batch: the team advantage per observation, the device's own
+        # over the devices with a task
+        team = torch.cat([d["adv"].sum(-1) for d in data])
+        t_mean, t_std = team.mean(), team.std()
+        act_all = sum(d["task"].sum() for d in data).clamp(min=1.0)
+        mean_dev = sum((d["adv"] * d["task"]).sum() for d in data) / act_all
+        std_dev = (sum((((d["adv"] - mean_dev) ** 2) * d["task"]).sum() for d in data) / act_all).sqrt()
+        for d in data:
+            tn = ((d["adv"].sum(-1) - t_mean) / (t_std + 1e-8))[:, None]
+            d["adv_c"] = (1.0 - credit) * tn + credit * (d["adv"] - mean_dev) / (std_dev + 1e-8)
+            d["adv_s"] = tn.expand_as(d["adv"])
 
         for _ in range(p.n_epochs):
-            perm = torch.randperm(batch, generator=self._gen)
-            for s in range(0, batch, mb):
-                idx = perm[s : s + mb]
-                logits, a, b = self.policy(obs[idx])
-                lpc, lps, ent_c, ent_w = self._logp_entropy(logits, a, b, joint[idx], w[idx])
-                tm, sm = task[idx], share[idx]
-                loss_c, frac_c, kl_c = clipped(lpc - old_lpc[idx], adv_choice[idx], tm)
-                loss_s, frac_s, kl_s = clipped(lps - old_lps[idx], adv_share[idx], sm)
-                pg_loss = loss_c + loss_s
-                v = self.critic(obs[idx])
-                v_loss = 0.5 * (v - ret[idx]).pow(2).sum(-1).mean()
-                ent_choice = (ent_c * tm).sum(-1).mean()
-                ent_share = (ent_w * sm).sum(-1).mean()
+            for parts in self._chunks(data, p.minibatch_size):
+                acc = dict.fromkeys(("sc", "mc", "fc", "kc", "ss", "ms", "fs", "ks", "v", "ec", "es"), 0.0)
+                rows = 0
+                for d, idx in parts:
+                    n = d["n"]
+                    x = d["obs"][idx]
+                    logits, a, b = self.policy(x, n)
+                    lpc, lps, ent_c, ent_w = self._logp_entropy(logits, a, b, d["joint"][idx], d["w"][idx])
+                    tm, sm = d["task"][idx], d["share"][idx]
+                    for key, logr, adv, mask in (("c", lpc - d["lpc"][idx], d["adv_c"][idx], tm), ("s", lps - d["lps"][idx], d["adv_s"][idx], sm)):
+                        ratio = logr.exp()
+                        surr = torch.min(ratio * adv, ratio.clamp(1 - eps, 1 + eps) * adv)
+                        acc["s" + key] = acc["s" + key] + (surr * mask).sum()
+                        acc["m" + key] = acc["m" + key] + mask.sum()
+                        with torch.no_grad():
+                            acc["f" + key] = acc["f" + key] + (((ratio - 1).abs() > eps).float() * mask).sum()
+                            acc["k" + key] = acc["k" + key] + (((ratio - 1) - logr) * mask).sum()
+                    v = self.critic(x, n)
+                    acc["v"] = acc["v"] + (v - d["ret"][idx]).pow(2).sum()
+                    acc["ec"] = acc["ec"] + (ent_c * tm).sum()
+                    acc["es"] = acc["es"] + (ent_w * sm).sum()
+                    rows += idx.numel()
+                mc, ms = max(float(acc["mc"]), 1.0), max(float(acc["ms"]), 1.0)
+                pg_loss = -acc["sc"] / mc - acc["ss"] / ms
+                v_loss = 0.5 * acc["v"] / rows
+                ent_choice, ent_share = acc["ec"] / rows, acc["es"] / rows
                 loss = pg_loss + p.vf_coef * v_loss - p.ent_coef * ent_choice - p.ent_coef_share * ent_share
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(params, p.max_grad_norm)
                 self.optimizer.step()
-                kl = kl_c.item() + kl_s.item()
+                kl = float(acc["kc"]) / mc + float(acc["ks"]) / ms
                 sums["policy_loss"] += pg_loss.item()
                 sums["value_loss"] += v_loss.item()
                 sums["entropy"] += ent_choice.item()
                 sums["share_entropy"] += ent_share.item()
                 sums["approx_kl"] += kl
-                sums["clip_frac"] += 0.5 * (frac_c.item() + frac_s.item())
+                sums["clip_frac"] += 0.5 * (float(acc["fc"]) / mc + float(acc["fs"]) / ms)
                 count += 1
                 if p.target_kl is not None and kl > 1.5 * p.target_kl:
                     stop = True
@@ -612,7 +806,8 @@ class HybridPPO:
             if stop:
                 break
         out = {k: v / max(count, 1) for k, v in sums.items()}
-        y, yhat = ret.sum(-1), old_val.sum(-1)
+        y = torch.cat([d["ret"].sum(-1) for d in data])
+        yhat = torch.cat([d["val"].sum(-1) for d in data])
         out["explained_variance"] = float(1 - (y - yhat).var() / (y.var() + 1e-12))
         return out
 
@@ -620,92 +815,120 @@ class HybridPPO:
 
     def imitate(self, teacher: str, steps: int, epochs: int) -> Dict[str, float]:
         """Behaviour cloning of the built-in policy ``teacher`` on ``steps`` environment steps of its own
-        episodes (training seeds): the (version, cut) head learns the teacher's choices (cross-entropy), the
-        share head its weights (Beta likelihood), and the critic the per-device discounted returns the
-        teacher earned. Counts as training time but not as training steps. Returns the final losses."""
+        episodes (training seeds; split over the device counts of a multi-N agent): the (version, cut) head
+        learns the teacher's choices (cross-entropy), the share head its weights (Beta likelihood), and the
+        critic the per-device discounted returns the teacher earned. Counts as training time but not as
+        training steps. Returns the final losses."""
         from ..policies import RustPolicy
 
-        p, n, L = self.params, self.n, self.l
-        b = min(p.num_envs, max(1, steps // self.config["time"]["episode_slots"]))
-        slots = max(1, steps // b)
-        venv = MciaVectorEnv(b, self.config, num_threads=p.env_threads, info=True, copy=False)
-        policy = RustPolicy(teacher, self.config)
-        obs, _ = venv.reset(seed=TRAINING_SEED + 10_000 * self.seed + 5_000)
-        xs, joints, ws, tasks, offl, rews = [], [], [], [], [], []
-        for _ in range(slots):
-            a = policy(venv)
-            xs.append(obs.copy())
-            joints.append(a["version"] * (L + 1) + a["partition"])
-            # The env normalises weights over the offloading devices, so only ratios matter: scale each row's
-            # weights to a maximum of 0.9 as Beta targets.
-            bw, cw = a["bandwidth"].copy(), a["compute"].copy()
-            for w in (bw, cw):
-                w /= np.maximum(w.max(axis=1, keepdims=True), 1e-12) / 0.9
-            ws.append(np.stack([bw, cw], -1).clip(_BETA_EPS * 10, 1 - _BETA_EPS * 10))
-            task = (obs[:, 0 : 7 * n : 7] + obs[:, 1 : 7 * n : 7]) > 0
-            tasks.append(task)
-            offl.append(task & (a["partition"] < L))
-            obs, rew, term, trunc, info = venv.step(a)
-            util = np.nan_to_num(info["utility"], nan=0.0)
-            r = util / np.maximum(task.sum(1), 1)[:, None]
-            if p.backlog_shaping:
-                r = r + self._backlog_shaping(info, np.zeros(b, bool))
-            rews.append(r)
-        x = np.concatenate(xs)
-        if p.norm_obs:
-            self.obs_rms.update(x)
-        # Per-device discounted returns of the teacher's episodes (the segment ends at its last slot).
-        ret = np.zeros((slots, b, n))
-        acc = np.zeros((b, n))
-        for t in reversed(range(slots)):
-            acc = rews[t] + p.gamma * acc
-            ret[t] = acc
+        p, L = self.params, self.l
+        slots_ep = self.config["time"]["episode_slots"]
+        counts = split_envs(p.num_envs, len(self.sizes))
+        total = sum(counts)
+        raw = []
+        for gi, (n, envs) in enumerate(zip(self.sizes, counts)):
+            cfg = self._config_for(n)
+            steps_g = max(1, steps * envs // total)
+            b = min(envs, max(1, steps_g // slots_ep))
+            slots = max(1, steps_g // b)
+            venv = MciaVectorEnv(b, cfg, num_threads=p.env_threads, info=True, copy=False)
+            policy = RustPolicy(teacher, cfg)
+            obs, _ = venv.reset(seed=TRAINING_SEED + 10_000 * self.seed + 5_000 + 100 * gi)
+            xs, joints, ws, tasks, offl, rews = [], [], [], [], [], []
+            for _ in range(slots):
+                a = policy(venv)
+                xs.append(obs.copy())
+                joints.append(a["version"] * (L + 1) + a["partition"])
+                # The env normalises weights over the offloading devices, so only ratios matter: scale each
+                # row's weights to a maximum of 0.9 as Beta targets.
+                bw, cw = a["bandwidth"].copy(), a["compute"].copy()
+                for w in (bw, cw):
+                    w /= np.maximum(w.max(axis=1, keepdims=True), 1e-12) / 0.9
+                ws.append(np.stack([bw, cw], -1).clip(_BETA_EPS * 10, 1 - _BETA_EPS * 10))
+                task = (obs[:, 0 : _DEV * n : _DEV] + obs[:, 1 : _DEV * n : _DEV]) > 0
+                tasks.append(task)
+                offl.append(task & (a["partition"] < L))
+                obs, rew, term, trunc, info = venv.step(a)
+                util = np.nan_to_num(info["utility"], nan=0.0)
+                r = util / np.maximum(task.sum(1), 1)[:, None]
+                if p.backlog_shaping:
+                    r = r + self._backlog_shaping(info, np.zeros(b, bool), cfg, n)
+                rews.append(r)
+            x = np.concatenate(xs)
+            if p.norm_obs:
+                self._update_obs_rms(x, n)
+            # Per-device discounted returns of the teacher's episodes (the segment ends at its last slot).
+            ret = np.zeros((slots, b, n))
+            acc = np.zeros((b, n))
+            for t in reversed(range(slots)):
+                acc = rews[t] + p.gamma * acc
+                ret[t] = acc
+            raw.append((n, x, joints, ws, tasks, offl, ret))
         if p.norm_reward:
-            self.ret_rms.update(ret.sum(-1).ravel())
-            ret = ret / math.sqrt(self.ret_rms.var + 1e-8)
-        X = torch.from_numpy(self.normalize(x))
-        J = torch.from_numpy(np.concatenate(joints)).long()
-        W = torch.from_numpy(np.concatenate(ws)).float()
-        T = torch.from_numpy(np.concatenate(tasks)).float()
-        O = torch.from_numpy(np.concatenate(offl)).float()
-        R = torch.from_numpy(ret.reshape(-1, n)).float()
-        opt = torch.optim.Adam(list(self.policy.parameters()) + list(self.critic.parameters()), lr=p.learning_rate)
-        m = X.shape[0]
-        mb = min(p.minibatch_size, m)
+            self.ret_rms.update(np.concatenate([r[-1].sum(-1).ravel() for r in raw]))
+        data = []
+        for n, x, joints, ws, tasks, offl, ret in raw:
+            if p.norm_reward:
+                ret = ret / math.sqrt(self.ret_rms.var + 1e-8)
+            data.append({"n": n, "obs": torch.from_numpy(self.normalize(x)), "joint": torch.from_numpy(np.concatenate(joints)).long(),
+                         "w": torch.from_numpy(np.concatenate(ws)).float(), "task": torch.from_numpy(np.concatenate(tasks)).float(),
+                         "offl": torch.from_numpy(np.concatenate(offl)).float(), "ret": torch.from_numpy(ret.reshape(-1, n)).float()})
+        params = list(self.policy.parameters()) + list(self.critic.parameters())
+        opt = torch.optim.Adam(params, lr=p.learning_rate)
         losses: Dict[str, float] = {}
         for _ in range(epochs):
-            perm = torch.randperm(m, generator=self._gen)
-            for s0 in range(0, m, mb):
-                idx = perm[s0 : s0 + mb]
-                logits, a_, b_ = self.policy(X[idx])
-                logsm = torch.log_softmax(logits, -1)
-                ce = -(logsm.gather(-1, J[idx].unsqueeze(-1)).squeeze(-1) * T[idx]).sum() / T[idx].sum().clamp(min=1.0)
-                lp_w, _ = _beta_logp_entropy(a_, b_, W[idx])
-                share = -(lp_w.sum(-1) * O[idx]).sum() / O[idx].sum().clamp(min=1.0)
-                v_loss = 0.5 * (self.critic(X[idx]) - R[idx]).pow(2).sum(-1).mean()
+            for parts in self._chunks(data, p.minibatch_size):
+                ce_sum = t_sum = sh_sum = o_sum = v_sum = 0.0
+                rows = 0
+                for d, idx in parts:
+                    n = d["n"]
+                    logits, a_, b_ = self.policy(d["obs"][idx], n)
+                    logsm = torch.log_softmax(logits, -1)
+                    tm, om = d["task"][idx], d["offl"][idx]
+                    ce_sum = ce_sum - (logsm.gather(-1, d["joint"][idx].unsqueeze(-1)).squeeze(-1) * tm).sum()
+                    t_sum = t_sum + tm.sum()
+                    lp_w, _ = _beta_logp_entropy(a_, b_, d["w"][idx], entropy=False)
+                    sh_sum = sh_sum - (lp_w.sum(-1) * om).sum()
+                    o_sum = o_sum + om.sum()
+                    v_sum = v_sum + (self.critic(d["obs"][idx], n) - d["ret"][idx]).pow(2).sum()
+                    rows += idx.numel()
+                ce = ce_sum / max(float(t_sum), 1.0)
+                share = sh_sum / max(float(o_sum), 1.0)
+                v_loss = 0.5 * v_sum / rows
                 loss = ce + 0.1 * share + p.vf_coef * v_loss
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                nn.utils.clip_grad_norm_(list(self.policy.parameters()) + list(self.critic.parameters()), p.max_grad_norm)
+                nn.utils.clip_grad_norm_(params, p.max_grad_norm)
                 opt.step()
                 losses = {"imitation_ce": ce.item(), "imitation_share_nll": share.item(), "imitation_value_loss": v_loss.item()}
         if self.verbose:
+            m = sum(d["obs"].shape[0] for d in data)
             print(f"[hppo] imitated {teacher} on {m} decisions: " + ", ".join(f"{k} {v:.3f}" for k, v in losses.items()), flush=True)
         return losses
 
     # -- validation ------------------------------------------------------------------------------------
 
-    def validate(self, episodes: Optional[int] = None, seed: int = VALIDATION_SEED) -> float:
+    def validate(self, episodes: Optional[int] = None, seed: int = VALIDATION_SEED, config: ConfigLike = None) -> float:
         """Mean return of the deterministic policy over ``episodes`` full episodes on seeds ``seed + i``
-        (by default seeds disjoint from the evaluation seeds 0..19)."""
+        (by default seeds disjoint from the evaluation seeds 0..19) of ``config`` (default: the scenario)."""
         k = episodes or self.params.eval_episodes
-        venv = MciaVectorEnv(k, self.config, num_threads=1, info=False, copy=True)
+        cfg = self.config if config is None else as_config(config)
+        venv = MciaVectorEnv(k, cfg, num_threads=1, info=False, copy=True)
         obs, _ = venv.reset(seed=seed)
         total = np.zeros(k)
-        for _ in range(self.config["time"]["episode_slots"]):
+        for _ in range(cfg["time"]["episode_slots"]):
             obs, r, *_ = venv.step(self.act(obs, deterministic=True))
             total += r
         return float(total.mean())
+
+    def validation_sizes(self) -> List[int]:
+        """The device counts validation runs on: the scenario's N, or for a multi-N agent the smallest, the
+        scenario's (or the middle one) and the largest of the training range."""
+        return [self.n] if self.sizes == [self.n] else validation_sizes(self.sizes, self.n)
+
+    def validate_sizes(self, episodes: Optional[int] = None, seed: int = VALIDATION_SEED) -> Dict[int, float]:
+        """:meth:`validate` at every N of :meth:`validation_sizes`."""
+        return {n: self.validate(episodes, seed, self._config_for(n)) for n in self.validation_sizes()}
 
     # -- checkpoints -----------------------------------------------------------------------------------
 
@@ -731,6 +954,7 @@ class HybridPPO:
         self.critic.load_state_dict(s["critic"])
         self.obs_rms.load_state_dict(s["obs_rms"])
         self.ret_rms.load_state_dict(s["ret_rms"])
+        self._norm_cache.clear()
 
     def save(self, path: str, best: Optional[bool] = None) -> str:
         """Writes a checkpoint directory: ``hppo.pt`` (weights, observation and return statistics,
@@ -761,7 +985,9 @@ class HybridPPO:
             json.dump(dataclasses.asdict(self.params), f, indent=1)
         self.config.save(os.path.join(path, CONFIG_FILE))
         with open(os.path.join(path, AGENT_FILE), "w", encoding="utf-8") as f:
-            json.dump({"algo": "hppo", "class": "mcia.agents.HybridPPO", "timesteps": self.num_timesteps,
+            json.dump({"algo": "hppo", "class": "mcia.agents.HybridPPO", "arch": self.params.arch,
+                       "num_devices": self.sizes if self.params.arch == "set" else self.n,
+                       "timesteps": self.num_timesteps,
                        "weights_at_timesteps": state["num_timesteps"], "wall_s": round(self.wall_s, 2),
                        "best_validation_return": self.best_validation if self.best_validation > -math.inf else None,
                        "seed": self.seed}, f, indent=1)
@@ -802,12 +1028,13 @@ class _threads:
 
     def __enter__(self):
         self.prev = torch.get_num_threads()
-        if self.n:
+        if self.n and self.n != self.prev:
             torch.set_num_threads(int(self.n))
         return self
 
     def __exit__(self, *exc):
-        torch.set_num_threads(self.prev)
+        if torch.get_num_threads() != self.prev:
+            torch.set_num_threads(self.prev)
         return False
 
 
@@ -842,4 +1069,4 @@ def write_curve(path: str, rows: List[Dict[str, Any]]) -> None:
         w.writerows(rows)
 
 
-__all__ = ["HPPOParams", "HybridPPO", "RunningMeanStd", "write_curve"]
+__all__ = ["FeatureMeanStd", "HPPOParams", "HybridPPO", "RunningMeanStd", "write_curve"]
