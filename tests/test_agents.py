@@ -200,3 +200,14 @@ def test_set_policy_trains_on_several_n_and_acts_for_any_n(tmp_path):
                 np.testing.assert_allclose(p[key], a[key][:, perm], rtol=1e-5, atol=1e-6)
         res = mcia.evaluate(path, cfg, episodes=2, scores=False)
         assert np.isfinite(res.mean_return)
+
+
+def test_agents_table_lists_the_run_beside_the_baselines_with_intervals(trained):
+    from mcia.evaluation import agents_table
+
+    _, path = trained
+    table = agents_table([path], SHORT, episodes=3)
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert set(rows) == {"agent", "optimizer", "greedy", "static", "random"}
+    assert "3,200" in rows["agent"] and "min" in rows["agent"] and "/3)" in rows["agent"]
+    assert "1.000 [1.000, 1.000]" in rows["optimizer"]

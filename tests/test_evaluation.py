@@ -115,3 +115,25 @@ def test_cli_compare_and_evaluate(tmp_path, capsys):
     assert (tmp_path / "e" / "episodes.csv").read_text().count("\n") == 3
     assert main(["evaluate", "--policy", "nonsense", "--quiet"]) == 2
     assert "unknown policy" in capsys.readouterr().err
+
+
+def test_callables_are_batched_and_per_env_adapts_one_observation_policies():
+    import gymnasium as gym
+
+    space = gym.make("MCIA-v0").action_space
+    space.seed(0)
+    with pytest.raises(mcia.ActionError, match=r"shape \(10,\).*\(B, N\) = \(3, 10\).*per_env") as err:
+        evaluate(lambda obs: space.sample(), episodes=3, scores=False)
+    assert isinstance(err.value, ValueError)
+    res = evaluate(mcia.policies.per_env(lambda obs: space.sample()), {"time": {"episode_slots": 5}}, episodes=3, scores=False)
+    assert res.policy == "per_env" and np.isfinite(res.mean_return)
+    # per_env gives the same episodes as the equivalent batched policy.
+    greedy_row = mcia.policies.per_env(lambda obs: {"version": np.zeros(10, int), "partition": np.full(10, 16), "bandwidth": np.ones(10), "compute": np.ones(10)})
+    batched = lambda obs: {"version": np.zeros((len(obs), 10), int), "partition": np.full((len(obs), 10), 16), "bandwidth": np.ones((len(obs), 10)), "compute": np.ones((len(obs), 10))}  # noqa: E731
+    a = evaluate(greedy_row, {"time": {"episode_slots": 5}}, episodes=3, scores=False)
+    b = evaluate(batched, {"time": {"episode_slots": 5}}, episodes=3, scores=False)
+    np.testing.assert_array_equal(a.episode_returns, b.episode_returns)
+    with pytest.raises(mcia.ActionError, match="dict action"):
+        evaluate(lambda obs: np.zeros((len(obs), 40)), episodes=2, scores=False)
+    with pytest.raises(TypeError, match="callable"):
+        mcia.policies.per_env(42)

@@ -86,6 +86,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agents(args: argparse.Namespace) -> int:
+    from .evaluation import agents_table
+
+    cfg = _config(args)
+    table = agents_table(args.runs, cfg, episodes=args.episodes, seed=args.seed, num_threads=args.threads, progress=not args.quiet)
+    print(f"{_env_id(cfg)}; {args.episodes} paired evaluation episodes (seeds {args.seed}..{args.seed + args.episodes - 1}); "
+          "score and adaptivity intervals: paired bootstrap over the seeds.\n")
+    print(table)
+    if args.out:
+        if os.path.dirname(args.out):
+            os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(table + "\n")
+        print(f"\nwrote {args.out}")
+    return 0
+
+
 def cmd_ablate(args: argparse.Namespace) -> int:
     from .ablation import ablate, ablate_sweep
     from .sweep import parse_value
@@ -213,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--out", help="directory for compare.json / compare.csv")
     cp.add_argument("--plot", help="PNG of per-type latency / accuracy / utility bars")
     cp.set_defaults(func=cmd_compare)
+
+    ag = sub.add_parser("agents", help="trained agents beside the baselines: env-steps, wall time, scores with 95%% intervals")
+    ag.add_argument("runs", nargs="+", help="checkpoint directories of mcia train")
+    common(ag, 20)
+    ag.add_argument("--out", help="also write the Markdown table to this file")
+    ag.set_defaults(func=cmd_agents)
 
     sw = sub.add_parser("sweep", help="evaluate policies across values of one scenario parameter (CSV + PNG)")
     sw.add_argument("--param", required=True, help="dotted config path (radio.bandwidth_hz, edge.edge_gflops, tasks.as_ratio, ...) "

@@ -45,19 +45,22 @@ class MciaEnv(gym.Env):
     are deployed everywhere. The agent decides per device which version runs, after which unit the model is
     cut (units 1..p on the device, the rest on the edge), and the device's share of the uplink bandwidth and
     of the edge compute. Latency = backlog wait + local compute + upload (FDMA Shannon rate with path loss and
-    Rayleigh fading) + edge compute. See SPEC.md for every formula.
+    Rayleigh fading) + the edge's queue + edge compute; the edge carries unfinished work over to the next
+    slot. With the cloud tier (``MCIA-Cloud-v0``) a second cut sends the model's tail on to an elastic cloud
+    behind a shared WAN. See SPEC.md for every formula.
 
     ## Action Space
 
     ``Dict(version=MultiDiscrete([M]*N), partition=MultiDiscrete([L+1]*N), bandwidth=Box(0,1,(N,)),
-    compute=Box(0,1,(N,)))``. ``partition = L`` runs everything on the device; ``0`` uploads the raw image.
+    compute=Box(0,1,(N,)))``, plus ``cloud_partition=MultiDiscrete([L+1]*N)`` on MCIA-Cloud-v0 (the second
+    cut; ``L`` never uses the cloud). ``partition = L`` runs everything on the device; ``0`` uploads the raw image.
     Weights are normalised over the devices that offload (each floored at ``action.min_share_weight``);
     weights above 1 are accepted (only ratios matter). Devices without a task are ignored, but every entry
     must be valid: out-of-range indices and negative or non-finite weights raise :class:`mcia.ActionError`.
 
     ## Observation Space
 
-    ``Box(0, high, (7N + 3,), float32)``, device-major (``obs[7n + k]``):
+    ``Box(0, high, (7N + 3,), float32)`` (``7N + 4`` on MCIA-Cloud-v0), device-major (``obs[7n + k]``):
 
     | k | name         | value                                          | range  |
     |---|--------------|------------------------------------------------|--------|
@@ -69,7 +72,9 @@ class MciaEnv(gym.Env):
     | 5 | backlog      | min(q_n / slot_s, 10) / 10                      | [0, 1] |
     | 6 | distance     | d_n / distance_max_m                            | [0, 1] |
 
-    then ``edge_load`` (rho_E) and ``time`` (t / episode_slots).
+    then ``edge_load`` (rho_E), ``edge_backlog`` (min(q_E / slot_s, 10) / 10), ``wan_load`` (rho_W, MCIA-Cloud-v0
+    only) and ``time`` (t / episode_slots). With ``radio.trace_file``, ``spectral_eff`` is the trace's current
+    throughput, ``min(trace / bandwidth_hz / 20, 2)``.
 
     ## Rewards
 
@@ -80,7 +85,8 @@ class MciaEnv(gym.Env):
     ## Starting State
 
     Distances uniform in [distance_min_m, distance_max_m], fading CN(0, 1), uniformly drawn load levels,
-    slot-0 tasks drawn, backlogs 0, t = 0.
+    slot-0 tasks drawn, backlogs (device and edge) 0, t = 0; with the cloud tier a uniform WAN load level;
+    with traces, each device's trace and offset.
 
     ## Episode End
 
@@ -94,7 +100,8 @@ class MciaEnv(gym.Env):
     ``backlog_s`` (the state the step used), and the decision and outcome (NaN or -1 for devices without a
     task): ``version``, ``partition``, ``bandwidth_share``, ``compute_share``, ``t_wait``, ``t_local``,
     ``t_tx``, ``t_edge``, ``latency``, ``accuracy``, ``utility``, ``deadline_met``, ``accuracy_met``; and the
-    scalar ``edge_flops``. ``reset`` returns the state fields of the first slot (decision fields NaN / -1).
+    scalars ``edge_flops`` and ``edge_backlog_s`` (the edge's queued work before the step); on MCIA-Cloud-v0
+    also ``cloud_partition``, ``t_wan``, ``t_cloud`` per device and the scalar ``wan_bps``. ``reset`` returns the state fields of the first slot (decision fields NaN / -1).
 
     ## Arguments
 

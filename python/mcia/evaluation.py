@@ -19,10 +19,11 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from ._core import ActionError
 from .config import Config, ConfigLike, as_config
 from .policies import NAMES, RustPolicy, names_for
 from .vector import MciaVectorEnv
@@ -130,9 +131,27 @@ def resolve_policy(policy: PolicyLike, config: Config, seed: int = 0):
             return os.path.basename(os.path.normpath(policy)), lambda venv, obs: agent.act(obs, deterministic=True)
         raise ValueError(f"unknown policy {policy!r}: not a built-in policy {list(NAMES)} nor a checkpoint directory")
     if callable(policy):
-        name = getattr(policy, "name", None) or getattr(policy, "__name__", None) or type(policy).__name__
-        return str(name), lambda venv, obs: policy(obs)
+        name = str(getattr(policy, "name", None) or getattr(policy, "__name__", None) or type(policy).__name__)
+        return name, lambda venv, obs: _checked_batch(name, policy(obs), venv)
     raise TypeError(f"policy must be a name, a callable obs -> action, or a checkpoint directory; got {type(policy).__name__}")
+
+
+def _checked_batch(name: str, action: Any, venv) -> Any:
+    """A batched callable's action, checked for shape so that a per-observation policy gets told what to do
+    (the core would only say which field has the wrong number of dimensions)."""
+    keys = list(venv.single_action_space.spaces)
+    want = (venv.num_envs, venv.num_devices)
+    if not isinstance(action, Mapping):
+        raise ActionError(f"policy {name}: must return a dict action with keys {keys}, got {type(action).__name__}")
+    for key in keys:
+        if key in action:
+            shape = np.shape(action[key])
+            if shape != want:
+                hint = (" It looks like a policy of one observation: wrap it with mcia.policies.per_env(fn)."
+                        if shape == (venv.num_devices,) or len(shape) < 2 else "")
+                raise ActionError(f"policy {name}: action field '{key}' has shape {shape}; a batched policy gets observations "
+                                  f"(B, obs_dim) = {(venv.num_envs, venv.single_observation_space.shape[0])} and returns (B, N) = {want} per field.{hint}")
+    return action
 
 
 #: The policies the scores are measured against.
@@ -271,6 +290,24 @@ class Comparison:
         anchors = self._anchors()
         return scores_of(result.mean_return, anchors)[1] if anchors else float("nan")
 
+    def score_intervals(self, result: EvalResult, resamples: int = 4000, seed: int = 0) -> Dict[str, tuple]:
+        """95% intervals of the normalised and adaptivity scores of ``result``: a paired bootstrap over the
+        evaluation seeds (the same resampled seeds for the policy and the anchors, so the anchors' episode to
+        episode variation is shared, as in the paired comparison). ``{"score": (lo, hi), "adaptivity": (lo, hi)}``;
+        NaN without the anchors or with fewer than 2 episodes."""
+        by = {r.policy: r for r in self.results}
+        nan = (float("nan"), float("nan"))
+        if not all(a in by for a in ANCHORS) or result.episodes < 2:
+            return {"score": nan, "adaptivity": nan}
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, result.episodes, size=(resamples, result.episodes))
+        mean = {k: np.asarray(v.episode_returns)[idx].mean(1) for k, v in {**{a: by[a] for a in ANCHORS}, "_": result}.items()}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = (mean["_"] - mean["random"]) / (mean["optimizer"] - mean["random"])
+            adapt = (mean["_"] - mean["static"]) / (mean["optimizer"] - mean["static"])
+        q = lambda x: tuple(float(v) for v in np.nanpercentile(x, [2.5, 97.5]))  # noqa: E731
+        return {"score": q(score), "adaptivity": q(adapt)}
+
     def ranked(self) -> List[EvalResult]:
         """Results from best to worst mean return."""
         return sorted(self.results, key=lambda r: -r.mean_return)
@@ -377,3 +414,36 @@ def _progress(total: int, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, leave=False)
+
+
+def agents_table(runs: Sequence[str], config: ConfigLike = None, episodes: int = 20, seed: int = 0,
+                 num_threads: Optional[int] = None, progress: bool = False) -> str:
+    """A Markdown table of trained agents (checkpoint directories of ``mcia train``) beside the baselines on the
+    same evaluation seeds: env-steps and wall time of training (from each run's ``agent.json``), the mean
+    return with its 95% interval, the normalised and adaptivity scores with paired-bootstrap 95% intervals
+    (:meth:`Comparison.score_intervals`), and the paired difference to greedy with the seeds won."""
+    runs = list(runs)
+    baselines = ["optimizer", "greedy", "static", "random"]
+    comp = compare(runs + baselines, config, episodes=episodes, seed=seed, num_threads=num_threads, progress=progress)
+    by = {r.policy: r for r in comp.results}
+    greedy = np.asarray(by["greedy"].episode_returns)
+    lines = ["| policy | env-steps | training wall time | return (95% CI) | score (95% CI) | adaptivity (95% CI) | vs greedy (95% CI, seeds won) |",
+             "|---|---|---|---|---|---|---|"]
+    for name in [os.path.basename(os.path.normpath(r)) for r in runs] + baselines:
+        res = by[name]
+        meta: Dict[str, Any] = {}
+        run = next((r for r in runs if os.path.basename(os.path.normpath(r)) == name), None)
+        if run and os.path.exists(os.path.join(run, "agent.json")):
+            with open(os.path.join(run, "agent.json"), encoding="utf-8") as f:
+                meta = json.load(f)
+        steps = f"{int(meta['timesteps']):,}" if "timesteps" in meta else "-"
+        wall = meta.get("train_wall_s", meta.get("wall_s"))
+        wall_s = f"{wall / 60:.1f} min" if wall is not None else "-"
+        iv = comp.score_intervals(res)
+        d = np.asarray(res.episode_returns) - greedy
+        dh = t95(len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
+        vs = f"{d.mean():+.2f} ± {dh:.2f} ({int((d > 0).sum())}/{len(d)})" if name != "greedy" else "-"
+        lines.append(f"| {name} | {steps} | {wall_s} | {res.mean_return:.2f} ± {res.ci95:.2f} | {comp.score(res):.3f} "
+                     f"[{iv['score'][0]:.3f}, {iv['score'][1]:.3f}] | {comp.adaptivity(res):.3f} [{iv['adaptivity'][0]:.3f}, "
+                     f"{iv['adaptivity'][1]:.3f}] | {vs} |")
+    return "\n".join(lines)

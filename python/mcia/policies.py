@@ -232,4 +232,43 @@ class RustPolicy:
         return f"RustPolicy({self.name!r})"
 
 
-__all__ = ["CLOUD_DIMENSION", "DESCRIPTIONS", "FREEZE_DIMENSIONS", "freeze_dimensions_for", "names_for", "NAMES", "RustPolicy", "cache_dir", "static_search", "static_table_text"]
+class per_env:  # noqa: N801 - used like a function: mcia.policies.per_env(fn)
+    """Turns a policy of one observation into the batched policy :func:`mcia.evaluate` and
+    :func:`mcia.compare` call.
+
+    Callables given to them are **batched**: they get the observations of every environment at once,
+    ``(B, obs_dim)``, and return a dict of ``(B, N)`` arrays (``version``, ``partition``, ``bandwidth``,
+    ``compute``, and ``cloud_partition`` on MCIA-Cloud-v0). ``per_env(fn)`` adapts ``fn(obs) -> action``
+    for one observation ``(obs_dim,)`` (a single env's action, each entry ``(N,)``) by calling it on every row
+    and stacking the results.
+
+    >>> space = gym.make("MCIA-v0").action_space
+    >>> mcia.evaluate(mcia.policies.per_env(lambda obs: space.sample()), episodes=5)
+    """
+
+    def __init__(self, fn: Any, name: Optional[str] = None) -> None:
+        if not callable(fn):
+            raise TypeError(f"per_env needs a callable obs -> action, got {type(fn).__name__}")
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", None) or type(fn).__name__
+        if self.name == "<lambda>":
+            self.name = "per_env"
+
+    def __call__(self, obs: np.ndarray) -> Dict[str, np.ndarray]:
+        obs = np.asarray(obs)
+        if obs.ndim != 2:
+            raise _core.ActionError(f"per_env policy {self.name}: expected a batch of observations (B, obs_dim), got shape {obs.shape}")
+        actions = [self.fn(row) for row in obs]
+        first = actions[0] if actions else {}
+        if not isinstance(first, dict):
+            raise _core.ActionError(f"per_env policy {self.name}: fn must return a dict action for one env, got {type(first).__name__}")
+        try:
+            return {k: np.stack([np.asarray(a[k]) for a in actions]) for k in first}
+        except (KeyError, ValueError) as e:
+            raise _core.ActionError(f"per_env policy {self.name}: the per-env actions do not stack ({e}); each must be a dict with the same keys and (N,) entries") from None
+
+    def __repr__(self) -> str:
+        return f"per_env({self.name})"
+
+
+__all__ = ["CLOUD_DIMENSION", "per_env", "DESCRIPTIONS", "FREEZE_DIMENSIONS", "freeze_dimensions_for", "names_for", "NAMES", "RustPolicy", "cache_dir", "static_search", "static_table_text"]

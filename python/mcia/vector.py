@@ -87,7 +87,7 @@ class MciaVectorEnv(VectorEnv):
         slots = self.config["time"]["episode_slots"]
         if max_episode_steps is not None and max_episode_steps != slots:
             warnings.warn(
-                f"MCIA-v0: max_episode_steps={max_episode_steps} is ignored by the native vector env, whose "
+                f"{'MCIA-Cloud-v0' if self.config['cloud']['enabled'] else 'MCIA-v0'}: max_episode_steps={max_episode_steps} is ignored by the native vector env, whose "
                 f"episodes last time.episode_slots={slots} steps; set time.episode_slots in the config instead.",
                 stacklevel=2,
             )

@@ -98,7 +98,7 @@ class Sb3Agent:
         from ..vector import MciaVectorEnv
 
         probe = MciaVectorEnv(1, self.config, num_threads=1, info=False)
-        self.dims = Dims(probe.num_devices, probe.num_versions, probe.num_units)
+        self.dims = Dims(probe.num_devices, probe.num_versions, probe.num_units).with_cloud(probe.cloud)
 
     def act(self, obs: np.ndarray, deterministic: bool = True) -> Dict[str, np.ndarray]:
         from ..wrappers import box_to_dict, multidiscrete_to_dict

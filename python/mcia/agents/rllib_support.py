@@ -22,6 +22,7 @@ What the recipe adds to RLlib's defaults, each measured (README, "Training with 
 from __future__ import annotations
 
 import copy
+import logging
 import json
 import math
 import os
@@ -452,11 +453,14 @@ def train_rllib_ppo(
     module_cfg = {k: recipe[k] for k in ("hidden", "critic_hidden", "activation", "share_entropy_weight")}
     cfg = as_config(config)
     t0 = time.perf_counter()
+    # Ray's driver-side notices (new API stack, deprecations, missing GPU monitoring) are noise to a user of
+    # the recipe; verbose >= 2 shows them.
+    ray_log_level = logging.INFO if verbose > 1 else logging.ERROR
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, log_to_driver=verbose > 1)
+            ray.init(address=address, log_to_driver=verbose > 1, logging_level=ray_log_level)
         else:
-            ray.init(num_cpus=num_cpus or env_runners + 1, include_dashboard=False, log_to_driver=verbose > 1)
+            ray.init(num_cpus=num_cpus or env_runners + 1, include_dashboard=False, log_to_driver=verbose > 1, logging_level=ray_log_level)
     ppo = ppo_config(cfg, env_runners, int(recipe["envs_per_runner"]), seed, hp, module_cfg)
     algo = ppo.build_algo()
     curve: List[Dict[str, Any]] = []
