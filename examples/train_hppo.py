@@ -14,11 +14,12 @@ import torch
 
 import mcia
 from mcia.agents import HybridPPO, load_agent
+from mcia.train import DEFAULT_TIMESTEPS
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--timesteps", type=int, default=4_000_000, help="environment steps")
+    parser.add_argument("--timesteps", type=int, default=DEFAULT_TIMESTEPS["hppo"], help="environment steps (default: mcia train's)")
     parser.add_argument("--envs", type=int, default=256, help="parallel environments")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/hppo", help="checkpoint directory")

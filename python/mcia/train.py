@@ -29,7 +29,7 @@ ALGOS = ("hppo", "sb3-ppo", "rllib-ppo")
 
 #: Default budgets (environment steps) and batch sizes, measured on a 2-core machine: HybridPPO about
 #: 6.5-7 minutes (10k env-steps/s), SB3 PPO about 5 minutes (34k), RLlib PPO with 2 env runners about 9 (2k).
-DEFAULT_TIMESTEPS = {"hppo": 3_000_000, "sb3-ppo": 10_000_000, "rllib-ppo": 1_000_000}
+DEFAULT_TIMESTEPS = {"hppo": 6_000_000, "sb3-ppo": 10_000_000, "rllib-ppo": 1_000_000}
 DEFAULT_ENVS = {"hppo": 256, "sb3-ppo": 64, "rllib-ppo": 2}
 CURVE_CSV = "learning_curve.csv"
 CURVE_PNG = "learning_curve.png"
