@@ -435,48 +435,260 @@ def test_converters():
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Section 8: one cloud slot by hand
+# ---------------------------------------------------------------------------------------------------------
+
+#   The toy scenario with the cloud tier: F_C = 100 GFLOPS * 0.5 = 5e10 FLOP/s; WAN levels [0, 0.5] of an
+#   8 Mbit/s backhaul, so at level 1 R_W = 4e6 bit/s; 40 ms round trip.
+CLOUD_TOY_CONFIG = _merge(TOY_CONFIG, {
+    "cloud": {"enabled": True, "cloud_gflops": 100.0, "cloud_efficiency": 0.5, "backhaul_bps": 8e6,
+              "wan_rtt_s": 0.04, "wan_levels": [0.0, 0.5], "wan_transition": [[0.9, 0.1], [0.3, 0.7]]},
+})
+
+
+def _cloud_toy_state():
+    state = _toy_state()
+    state["edge_backlog_s"] = np.array([0.6])   # the edge still holds 0.6 s of work
+    state["wan_load"] = np.array([1])
+    return state
+
+
+def _cloud_toy_action():
+    action = _toy_action()
+    # Device 0: p1 = 1 < p2 = 2 < L = 3 (device, edge and cloud); device 1: p1 = p2 = 0 (cloud only, the edge
+    # relays the image); device 2: p1 = L, so p2' = max(3, 1) = 3 (local); device 3 has no task.
+    action["cloud_partition"] = np.array([[2, 0, 1, 0]])
+    return action
+
+
+def _cloud_toy_noise():
+    noise = _toy_noise()
+    noise["u_wan_load"] = np.array([0.2])      # WAN row of level 1: [0.3, 1] -> level 0
+    return noise
+
+
+def test_one_cloud_slot_by_hand():
+    model = ReferenceModel(CLOUD_TOY_CONFIG)
+    assert model.cloud and model.obs_dim == 7 * 4 + 4 and model.cloud_flops == 5e10
+    nxt, reward, info, obs, _ = model.step(_cloud_toy_state(), _cloud_toy_action(), _cloud_toy_noise())
+
+    # Sets over devices with a task: S = {0, 1} (p1 < L), S_E = {0} (p1 < p2'), S_C = {0, 1} (p2' < L).
+    # Bandwidth over S as in section 4: b = 3/4, 1/4. Compute over S_E only: c0 = 1, and 0 for the others.
+    # Backhaul split equally over |S_C| = 2: R_W / 2 = 2e6 bit/s each.
+    #
+    # Device 0 (AS: w 0.8, tau 0.5), big, p1 = 1, p2' = 2:
+    #   T_wait = 0.1; T_loc = 1e8 / 1e9 = 0.1; T_tx = 8 * 1.5e5 / (0.75e6 * log2(1024)) = 1.2e6 / 7.5e6 = 0.16;
+    #   T_edge = q_E + (cum(2) - cum(1)) / (c0 F_E) = 0.6 + 4e8 / 1e10 = 0.64;
+    #   T_wan = 8 * D(2) / (R_W / |S_C|) + rtt = 8 * 5e4 / 2e6 + 0.04 = 0.2 + 0.04 = 0.24;
+    #   T_cloud = (cum(3) - cum(2)) / F_C = 5e8 / 5e10 = 0.01;
+    #   T = 0.1 + 0.1 + 0.16 + 0.64 + 0.24 + 0.01 = 1.25 > 0.5: u = 0.8 - 0.2 * 2.5 - 1 = -0.7.
+    # Device 1 (LS: w 0.2, tau 0.1), small, p1 = p2' = 0: the edge only relays, so it neither waits for q_E
+    #   nor computes (T_edge = 0). T_tx = 8 * 1e5 / (0.25e6 * log2(256)) = 0.4; the image crosses the WAN:
+    #   T_wan = 8 * 1e5 / 2e6 + 0.04 = 0.44; T_cloud = 2e8 / 5e10 = 0.004; T = 0.4 + 0.44 + 0.004 = 0.844:
+    #   latency term capped at 3, u = 0.2 * (0.1 / 0.35) - 0.8 * 3 - 1 = 0.4/7 - 3.4.
+    # Device 2: local as in the section 4 toy step (p2' = L: no WAN, no cloud), u = 1.2/7 - 2.16.
+    nan = math.nan
+    u0, u1, u2 = -0.7, 0.4 / 7.0 - 3.4, 1.2 / 7.0 - 2.16
+    exp = {
+        "bandwidth_share": [0.75, 0.25, 0.0, nan],
+        "compute_share": [1.0, 0.0, 0.0, nan],
+        "t_wait": [0.1, 0.0, 0.4, nan],
+        "t_local": [0.1, 0.0, 1.0 / 7.0, nan],
+        "t_tx": [0.16, 0.4, 0.0, nan],
+        "t_edge": [0.64, 0.0, 0.0, nan],
+        "t_wan": [0.24, 0.44, 0.0, nan],
+        "t_cloud": [0.01, 0.004, 0.0, nan],
+        "latency": [1.25, 0.844, 0.4 + 1.0 / 7.0, nan],
+        "utility": [u0, u1, u2, nan],
+    }
+    for key, want in exp.items():
+        got = info[key][0]
+        for k in range(4):
+            if math.isnan(want[k]):
+                assert math.isnan(got[k]), (key, k)
+            else:
+                assert _rel(got[k], want[k], 1e-11), (key, k, got[k], want[k])
+    assert info["partition"][0].tolist() == [1, 0, 3, -1]
+    assert info["cloud_partition"][0].tolist() == [2, 0, 3, -1]       # the effective p2' = max(p1, p2)
+    assert info["deadline_met"][0].tolist() == [0, 0, 0, -1]
+    assert info["wan_bps"].tolist() == [4e6]
+    assert _rel(reward[0], (u0 + u1 + u2) / 3.0, 1e-12)
+
+    # Edge backlog: only S_E's work reaches the edge (device 1's model runs in the cloud):
+    #   q_E' = 0.6 + 4e8 / 1e10 - 0.5 = 0.14. Devices are busy for T_loc + T_tx only (not the WAN or cloud):
+    #   device 0: 0.1 + 0.1 + 0.16 - 0.5 < 0 -> 0; device 1: 0.4 - 0.5 < 0 -> 0.
+    assert _rel(nxt["edge_backlog_s"][0], 0.14, 1e-12)
+    assert nxt["backlog_s"][0][0] == 0.0 and nxt["backlog_s"][0][1] == 0.0
+    # The WAN chain steps (after the edge chain, which goes 0 -> 2 as in the section 4 toy step).
+    assert nxt["wan_load"].tolist() == [0] and nxt["edge_load"].tolist() == [2]
+
+    # Observation: 7N + 4 entries; wan_load sits between edge_backlog and time.
+    assert obs.shape == (1, 32)
+    o = obs[0].astype(np.float64)
+    assert abs(o[28] - 0.5) < 1e-7 and abs(o[29] - 0.14 / 0.5 / 10) < 1e-7
+    assert o[30] == 0.0 and abs(o[31] - 0.01) < 1e-7
+    _, _, _, obs1, _ = model.step(_cloud_toy_state(), _cloud_toy_action(), dict(_cloud_toy_noise(), u_wan_load=np.array([0.9])))
+    assert obs1[0, 30] == np.float32(0.5)                                # stayed at level 1 (0.9 >= 0.3)
+
+
+def test_second_cut_at_l_is_mcia_v0():
+    """SPEC section 8: p2 = L means no cloud, and the step is MCIA-v0's bit for bit."""
+    cloud, plain = ReferenceModel(CLOUD_TOY_CONFIG), ReferenceModel(TOY_CONFIG)
+    action = dict(_toy_action(), cloud_partition=np.full((1, 4), 3))
+    state = _cloud_toy_state()
+    c_next, c_reward, c_info, c_obs, _ = cloud.step(state, action, _cloud_toy_noise())
+    p_next, p_reward, p_info, p_obs, _ = plain.step(state, _toy_action(), _toy_noise())
+    assert set(c_info) - set(p_info) == {"cloud_partition", "t_wan", "t_cloud", "wan_bps"}
+    for key, value in p_info.items():
+        np.testing.assert_array_equal(c_info[key], value, err_msg=key)
+    np.testing.assert_array_equal(c_reward, p_reward)
+    assert c_info["cloud_partition"][0].tolist() == [3, 3, 3, -1]
+    assert c_info["t_wan"][0][:3].tolist() == [0.0] * 3 and c_info["t_cloud"][0][:3].tolist() == [0.0] * 3
+    for key in ("backlog_s", "edge_backlog_s", "h_re", "distance_m", "task", "load", "edge_load"):
+        np.testing.assert_array_equal(c_next[key], p_next[key], err_msg=key)
+    np.testing.assert_array_equal(np.delete(c_obs, 30, axis=1), p_obs)   # the same, less wan_load
+
+
+def test_cloud_partition_is_checked():
+    cloud, plain = ReferenceModel(CLOUD_TOY_CONFIG), ReferenceModel(TOY_CONFIG)
+    with pytest.raises(ValueError, match="cloud_partition"):
+        cloud.step(_cloud_toy_state(), _toy_action(), _cloud_toy_noise())             # missing
+    with pytest.raises(ValueError, match="cloud_partition"):
+        plain.step(_toy_state(), _cloud_toy_action(), _toy_noise())                   # MCIA-v0 has no second cut
+    action = _cloud_toy_action()
+    action["cloud_partition"] = np.array([[2, 0, 4, 0]])
+    with pytest.raises(ValueError, match="cloud_partition"):
+        cloud.step(_cloud_toy_state(), action, _cloud_toy_noise())                    # out of range
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Section 8.1: trace-driven uplinks by hand
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_traces_hold_samples_and_repeat():
+    a, b = ref.parse_traces("trace_id,time_s,throughput_bps\n# comment\na,10,1e6\nb,0,5\na,11,2e6\n\na,13,3e6\n")
+    assert (a.id, b.id) == ("a", "b")
+    assert a.times.tolist() == [0.0, 1.0, 3.0] and a.period == 5.0        # 3 + (3 - 1)
+    assert a.at(np.array([0.0, 0.99, 1.0, 2.5, 3.0, 4.9, 5.0, 6.5])).tolist() == [1e6, 1e6, 2e6, 2e6, 3e6, 3e6, 1e6, 2e6]
+    assert b.period == 1.0 and b.at(np.array([123.4])).tolist() == [5.0]  # one sample: constant
+    for text, want in [
+        ("", "no samples"),
+        ("a,0,1\na,1,-5\n", "line 2: throughput_bps"),
+        ("a,0,1\na,1,nan\n", "line 2: throughput_bps"),
+        ("a,0,1\na,1,2\na,1,3\n", "line 3: time_s 1.0 of trace 'a' must be after"),
+        ("a,0\n", "line 1: expected 3 columns"),
+        ("a,inf,1\n", "line 1: time_s must be finite"),
+        ("a,0,1\nb,x,3\n", "line 2"),
+    ]:
+        with pytest.raises(ValueError, match=want):
+            ref.parse_traces(text)
+
+
+#   Trace "up": 8e6 bit/s from 0 s, 2e6 from 1 s, an outage from 1.5 s; period 1.5 + 0.5 = 2 s.
+#   Trace "flat": 5e7 bit/s, constant. The band is 1 MHz, slots 0.5 s (v0-light).
+TOY_TRACES = "up,0,8e6\nup,1,2e6\nup,1.5,0\nflat,0,5e7\n"
+
+
+def test_trace_driven_slot_by_hand(tmp_path):
+    path = tmp_path / "toy.csv"
+    path.write_text(TOY_TRACES)
+    model = ReferenceModel(_merge(TOY_CONFIG, {"radio": {"trace_file": str(path)}}))
+    assert [t.period for t in model.traces] == [2.0, 1.0] and model.tier_reset_draws == 8
+    state = _toy_state()
+    state["trace"] = np.array([[0, 0, 0, 1]])
+    state["trace_offset_s"] = np.array([[0.25, 1.2, 1.9, 0.0]])
+    # Slot 0: device 0 at 0.25 s of "up" (8e6), device 1 at 1.2 s (2e6), device 2 at 1.9 s (outage).
+    np.testing.assert_array_equal(model.trace_throughput(state), [[8e6, 2e6, 0.0, 5e7]])
+    _, _, info, obs, _ = model.step(state, _toy_action(), _toy_noise())
+    # R_n = b_n * trace in place of the Shannon rate: device 0: 0.75 * 8e6 = 6e6, T_tx = 1.2e6 / 6e6 = 0.2;
+    # device 1: 0.25 * 2e6 = 5e5, T_tx = 8e5 / 5e5 = 1.6. Device 2 computes locally: its outage does not matter.
+    assert _rel(info["t_tx"][0][0], 0.2, 1e-12) and _rel(info["t_tx"][0][1], 1.6, 1e-12)
+    assert info["t_tx"][0][2] == 0.0
+    # Slot 1 (t * slot_s = 0.5 s): 0.75 s -> 8e6, 1.7 s -> outage, 2.4 s wraps to 0.4 s -> 8e6, flat 5e7.
+    # spectral_eff = min(trace / B / 20, 2): 8e6 / 1e6 / 20 = 0.4, 0, 0.4 and 50 / 20 = 2.5 -> 2.
+    np.testing.assert_allclose(obs[0, 2:28:7], [0.4, 0.0, 0.4, 2.0], rtol=1e-7)
+
+
+def test_tier_reset_draws_by_hand(tmp_path):
+    path = tmp_path / "toy.csv"
+    path.write_text(TOY_TRACES)
+    model = ReferenceModel(_merge(CLOUD_TOY_CONFIG, {"radio": {"trace_file": str(path)}}))
+    assert model.tier_reset_draws == 1 + 2 * 4
+    # Order: the WAN level, then (u_trace, u_offset) per device. K = 2 traces of periods 2 and 1 s.
+    almost_one = 1.0 - 2.0 ** -53
+    u = np.array([[0.7, 0.3, 0.5, 0.6, 0.25, 0.0, 0.0, 0.99, almost_one]])
+    state = model.apply_tier_reset_draws(_toy_state(), u)
+    assert state["wan_load"].tolist() == [1]                       # floor(0.7 * 2)
+    assert state["trace"].tolist() == [[0, 1, 0, 1]]               # floor(u_trace * 2)
+    # u_offset * period, clamped to at most period * (1 - 2^-52) as in the Rust core: the largest uniform,
+    # 1 - 2^-53, on the 1 s trace gives 1 - 2^-53 s, which the clamp lowers to 1 - 2^-52 s.
+    assert state["trace_offset_s"].tolist() == [[1.0, 0.25, 0.0, 1.0 - 2.0 ** -52]]
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Section 5 and invariants over random rollouts
 # ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("config", [{}, TOY_CONFIG], ids=["default", "toy"])
+_EXAMPLE_TRACES = str(_PYTHON_DIR / "mcia" / "traces" / "lte_markov.csv")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{}, TOY_CONFIG, {"cloud": {"enabled": True}}, {"cloud": {"enabled": True}, "radio": {"trace_file": _EXAMPLE_TRACES}}],
+    ids=["default", "toy", "cloud", "cloud-traces"],
+)
 def test_random_rollouts_respect_bounds(config):
     model = ReferenceModel(config)
     rng = np.random.default_rng(1234)
     batch = 64
-    n = model.n
-    high = np.array([1, 1, 2, 2, 1, 1, 1] * n + [1, 1, 1], dtype=np.float32)
+    n, L = model.n, model.l
+    high = np.array([1, 1, 2, 2, 1, 1, 1] * n + [1, 1] + [1] * model.cloud + [1], dtype=np.float32)
     np.testing.assert_array_equal(model.obs_high, high)
     state = model.reset(rng, batch)
     obs = model.observe(state)
-    assert obs.shape == (batch, 7 * n + 3) and obs.dtype == np.float32
+    assert obs.shape == (batch, model.obs_dim) and obs.dtype == np.float32
+    assert model.obs_dim == 7 * n + 3 + model.cloud
     assert np.all(state["edge_backlog_s"] == 0.0)
+    if model.traces is not None:
+        periods = np.array([t.period for t in model.traces])[state["trace"]]
+        assert np.all((state["trace_offset_s"] >= 0.0) & (state["trace_offset_s"] < periods))
     for _ in range(30):
         assert np.all(obs >= 0.0) and np.all(obs <= high)
         action = {
             "version": rng.integers(0, model.m, size=(batch, n)),
-            "partition": rng.integers(0, model.l + 1, size=(batch, n)),
+            "partition": rng.integers(0, L + 1, size=(batch, n)),
             "bandwidth": rng.random((batch, n)) * (rng.random((batch, n)) < 0.8),   # some exact zeros
             "compute": rng.random((batch, n)),
         }
+        if model.cloud:
+            action["cloud_partition"] = rng.integers(0, L + 1, size=(batch, n))
         state, reward, info, obs, truncated = model.step(state, action, model.sample_noise(rng, batch))
         has_task = info["task_type"] != 0
-        offloads = has_task & (info["partition"] < model.l)
-        for key in ("bandwidth_share", "compute_share"):
-            sums = np.where(offloads, info[key], 0.0).sum(axis=1)
-            any_off = offloads.any(axis=1)
-            np.testing.assert_allclose(sums[any_off], 1.0, rtol=1e-12)
-            assert np.all(info[key][offloads] > 0.0)
-            assert np.all(info[key][has_task & ~offloads] == 0.0)
-        for key in ("latency", "t_wait", "t_local", "t_tx", "t_edge"):
+        p2 = info["cloud_partition"] if model.cloud else np.full_like(info["partition"], L)
+        in_s = has_task & (info["partition"] < L)            # bandwidth is shared over S
+        in_se = has_task & (info["partition"] < p2)          # edge compute over S_E (= S without the cloud)
+        for key, members in (("bandwidth_share", in_s), ("compute_share", in_se)):
+            sums = np.where(members, info[key], 0.0).sum(axis=1)
+            any_member = members.any(axis=1)
+            np.testing.assert_allclose(sums[any_member], 1.0, rtol=1e-12)
+            assert np.all(info[key][members] > 0.0)
+            assert np.all(info[key][has_task & ~members] == 0.0)
+        for key in ("latency", "t_wait", "t_local", "t_tx", "t_edge") + (("t_wan", "t_cloud") if model.cloud else ()):
             vals = info[key][has_task]
             assert np.all(np.isfinite(vals)) and np.all(vals >= 0.0), key
             assert np.all(np.isnan(info[key][~has_task]))
+        if model.cloud:
+            in_sc = has_task & (p2 < L)
+            assert np.all(info["t_wan"][in_sc] >= model.config["cloud"]["wan_rtt_s"])
+            assert np.all(info["t_wan"][has_task & ~in_sc] == 0.0) and np.all(info["t_cloud"][has_task & ~in_sc] == 0.0)
+            assert np.all(p2[has_task] >= info["partition"][has_task]) and np.all(p2[~has_task] == -1)
         assert np.all(np.isfinite(reward))
         assert np.all(state["backlog_s"] >= 0.0) and np.all(state["edge_backlog_s"] >= 0.0)
         assert state["edge_backlog_s"].shape == (batch,)
-        # q_E carries over: an offloading device waits at least the queue it found.
-        assert np.all(np.where(offloads, info["t_edge"] >= info["edge_backlog_s"][:, None], True))
+        # q_E carries over: a device the edge computes for waits at least the queue it found.
+        assert np.all(np.where(in_se, info["t_edge"] >= info["edge_backlog_s"][:, None], True))
         d = state["distance_m"]
         r = model.config["radio"]
         assert np.all((d >= r["distance_min_m"]) & (d <= r["distance_max_m"]))
