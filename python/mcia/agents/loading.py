@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import numpy as np
 
@@ -13,6 +15,31 @@ from ..config import Config
 SB3_MODEL_FILE = "model.zip"
 SB3_VECNORM_FILE = "vecnormalize.pkl"
 RLLIB_CHECKPOINT_DIR = "rllib_checkpoint"
+
+
+@contextlib.contextmanager
+def quiet_ray(quiet: bool = True) -> Iterator[None]:
+    """Raises the level of Ray's and RLlib's Python loggers to ERROR inside the block (when ``quiet``), and
+    asks Ray's C++ core to log fatal errors only for instances started inside it (unless the user set
+    ``RAY_BACKEND_LOG_LEVEL``). Ray prints notices about its API stack and its own deprecations that a user of
+    the recipes cannot act on; errors still show."""
+    if not quiet:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in ("ray", "ray.rllib", "ray.tune", "ray.train")]
+    before = [lg.level for lg in loggers]
+    backend_set = "RAY_BACKEND_LOG_LEVEL" in os.environ
+    if not backend_set:
+        os.environ["RAY_BACKEND_LOG_LEVEL"] = "fatal"
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, before):
+            lg.setLevel(level)
+        if not backend_set:
+            os.environ.pop("RAY_BACKEND_LOG_LEVEL", None)
 
 
 def detect_algo(path: str) -> str:
@@ -137,7 +164,8 @@ class RllibAgent:
         meta = _meta(path)
         # RLlib reads checkpoints through pyarrow, which needs an absolute path (a URI).
         module_dir = os.path.join(os.path.abspath(path), RLLIB_CHECKPOINT_DIR, *meta.get("module_path", ["learner_group", "learner", "rl_module", "default_policy"]))
-        module: Any = RLModule.from_checkpoint(module_dir)
+        with quiet_ray():  # RLlib's loader warns about its own deprecated constructor
+            module: Any = RLModule.from_checkpoint(module_dir)
         module.eval()  # a TorchRLModule, i.e. a torch.nn.Module
         self.module = module
         self._torch = torch
@@ -170,4 +198,4 @@ def _dict_action(a: Any) -> Dict[str, np.ndarray]:
     return out
 
 
-__all__ = ["RllibAgent", "Sb3Agent", "detect_algo", "load_agent"]
+__all__ = ["RllibAgent", "Sb3Agent", "detect_algo", "load_agent", "quiet_ray"]

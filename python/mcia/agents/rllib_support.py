@@ -40,6 +40,7 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 
 from ..config import ConfigLike, as_config
 from .hppo import TRAINING_SEED, VALIDATION_SEED, CriticNet, PolicyNet, _beta_logp_entropy
+from .loading import quiet_ray
 
 ENV_NAME = "mcia-rllib-v0"
 MODULE_PATH = ["learner_group", "learner", "rl_module", "default_policy"]
@@ -455,75 +456,81 @@ def train_rllib_ppo(
     t0 = time.perf_counter()
     # Ray's driver-side notices (new API stack, deprecations, missing GPU monitoring) are noise to a user of
     # the recipe; verbose >= 2 shows them.
-    ray_log_level = logging.INFO if verbose > 1 else logging.ERROR
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=verbose > 1, logging_level=ray_log_level)
-        else:
-            ray.init(num_cpus=num_cpus or env_runners + 1, include_dashboard=False, log_to_driver=verbose > 1, logging_level=ray_log_level)
-    ppo = ppo_config(cfg, env_runners, int(recipe["envs_per_runner"]), seed, hp, module_cfg)
-    algo = ppo.build_algo()
-    curve: List[Dict[str, Any]] = []
-    best: Dict[str, Any] = {"value": -math.inf, "state": None}
-    try:
-        local = _local_module(algo, module_cfg)
-        eval_every = int(recipe["eval_every"])
+    with quiet_ray(verbose <= 1):
+        ray_log_level = logging.INFO if verbose > 1 else logging.ERROR
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address, log_to_driver=verbose > 1, logging_level=ray_log_level)
+            else:
+                ray.init(num_cpus=num_cpus or env_runners + 1, include_dashboard=False, log_to_driver=verbose > 1, logging_level=ray_log_level)
+        ppo = ppo_config(cfg, env_runners, int(recipe["envs_per_runner"]), seed, hp, module_cfg)
+        algo = ppo.build_algo()
+        curve: List[Dict[str, Any]] = []
+        best: Dict[str, Any] = {"value": -math.inf, "state": None}
+        try:
+            local = _local_module(algo, module_cfg)
+            eval_every = int(recipe["eval_every"])
 
-        def validate(state: Dict[str, Any]) -> float:
-            local.load_state_dict(state)
-            value = validation_return(local, cfg, int(recipe["eval_episodes"]))
-            if value > best["value"]:
-                best["value"], best["state"] = value, state
-            return value
+            def validate(state: Dict[str, Any]) -> float:
+                local.load_state_dict(state)
+                value = validation_return(local, cfg, int(recipe["eval_episodes"]))
+                if value > best["value"]:
+                    best["value"], best["state"] = value, state
+                return value
 
-        if recipe["teacher"] and int(recipe["teacher_steps"]) > 0:
-            losses = imitate(local, cfg, recipe["teacher"], int(recipe["teacher_steps"]), int(recipe["teacher_epochs"]),
-                             float(recipe["teacher_lr"]), float(ppo.gamma), seed)
-            state = {k: v.detach().clone() for k, v in local.state_dict().items()}
-            _set_weights(algo, state)
-            if verbose:
-                print("[rllib-ppo] imitated " + recipe["teacher"] + ": " + ", ".join(f"{k} {v:.3f}" for k, v in losses.items()),
-                      flush=True)
-            if eval_every:
-                v0 = validate(state)
-                curve.append({"timesteps": 0, "wall_s": round(time.perf_counter() - t0, 3), "episode_return": float("nan"),
-                              "validation_return": v0, "iteration": 0})
-        steps = 0
-        while steps < timesteps:
-            res = algo.train()
-            runners = res.get("env_runners", {})
-            steps = int(runners.get("num_env_steps_sampled_lifetime", res.get("num_env_steps_sampled_lifetime", 0)))
-            it = len([r for r in curve if r["iteration"] > 0]) + 1
-            row = {"timesteps": steps, "wall_s": round(time.perf_counter() - t0, 3),
-                   "episode_return": float(runners.get("episode_return_mean", float("nan"))),
-                   "validation_return": float("nan"), "iteration": it}
-            last = steps >= timesteps or (time_limit_s is not None and time.perf_counter() - t0 >= time_limit_s)
-            if eval_every and (it % eval_every == 0 or last):
-                row["validation_return"] = validate(_get_weights(algo))
-            curve.append(row)
-            if verbose:
-                print(f"[rllib-ppo] iteration {it:4d} {steps:>9d} steps {row['wall_s']:7.1f}s "
-                      f"episode return {row['episode_return']:8.2f} validation {row['validation_return']:8.2f} "
-                      f"(best {best['value']:.2f})", flush=True)
-            if last:
-                break
-        if best["state"] is not None:
-            _set_weights(algo, best["state"])
-        if out:
-            os.makedirs(out, exist_ok=True)
-            algo.save_to_path(os.path.abspath(os.path.join(out, "rllib_checkpoint")))
-            with open(os.path.join(out, "agent.json"), "w", encoding="utf-8") as f:
-                json.dump({"algo": "rllib-ppo", "module_path": MODULE_PATH, "timesteps": steps,
-                           "wall_s": round(time.perf_counter() - t0, 2), "seed": seed, "env_runners": env_runners,
-                           "envs_per_runner": int(recipe["envs_per_runner"]),
-                           "best_validation_return": best["value"] if math.isfinite(best["value"]) else None,
-                           "teacher": recipe["teacher"] or None}, f, indent=1)
-            cfg.save(os.path.join(out, "config.json"))
-    finally:
-        algo.stop()
-        if shutdown and not address:
-            ray.shutdown()
+            if recipe["teacher"] and int(recipe["teacher_steps"]) > 0:
+                losses = imitate(local, cfg, recipe["teacher"], int(recipe["teacher_steps"]), int(recipe["teacher_epochs"]),
+                                 float(recipe["teacher_lr"]), float(ppo.gamma), seed)
+                state = {k: v.detach().clone() for k, v in local.state_dict().items()}
+                _set_weights(algo, state)
+                if verbose:
+                    print("[rllib-ppo] imitated " + recipe["teacher"] + ": " + ", ".join(f"{k} {v:.3f}" for k, v in losses.items()),
+                          flush=True)
+                if eval_every:
+                    v0 = validate(state)
+                    curve.append({"timesteps": 0, "wall_s": round(time.perf_counter() - t0, 3), "episode_return": float("nan"),
+                                  "validation_return": v0, "iteration": 0})
+            steps = 0
+            while steps < timesteps:
+                res = algo.train()
+                runners = res.get("env_runners", {})
+                steps = int(runners.get("num_env_steps_sampled_lifetime", res.get("num_env_steps_sampled_lifetime", 0)))
+                it = len([r for r in curve if r["iteration"] > 0]) + 1
+                row = {"timesteps": steps, "wall_s": round(time.perf_counter() - t0, 3),
+                       "episode_return": float(runners.get("episode_return_mean", float("nan"))),
+                       "validation_return": float("nan"), "iteration": it}
+                last = steps >= timesteps or (time_limit_s is not None and time.perf_counter() - t0 >= time_limit_s)
+                if eval_every and (it % eval_every == 0 or last):
+                    row["validation_return"] = validate(_get_weights(algo))
+                curve.append(row)
+                if verbose:
+                    print(f"[rllib-ppo] iteration {it:4d} {steps:>9d} steps {row['wall_s']:7.1f}s "
+                          f"episode return {_fmt(row['episode_return'])} validation {_fmt(row['validation_return'])} "
+                          f"(best {best['value']:.2f})", flush=True)
+                if last:
+                    break
+            if best["state"] is not None:
+                _set_weights(algo, best["state"])
+            if out:
+                os.makedirs(out, exist_ok=True)
+                algo.save_to_path(os.path.abspath(os.path.join(out, "rllib_checkpoint")))
+                with open(os.path.join(out, "agent.json"), "w", encoding="utf-8") as f:
+                    json.dump({"algo": "rllib-ppo", "module_path": MODULE_PATH, "timesteps": steps,
+                               "wall_s": round(time.perf_counter() - t0, 2), "seed": seed, "env_runners": env_runners,
+                               "envs_per_runner": int(recipe["envs_per_runner"]),
+                               "best_validation_return": best["value"] if math.isfinite(best["value"]) else None,
+                               "teacher": recipe["teacher"] or None}, f, indent=1)
+                cfg.save(os.path.join(out, "config.json"))
+        finally:
+            algo.stop()
+            if shutdown and not address:
+                ray.shutdown()
     return curve
+
+
+def _fmt(x: float) -> str:
+    """A return for the progress line: ``-`` for an iteration without a finished episode or validation."""
+    return f"{x:8.2f}" if math.isfinite(x) else f"{'-':>8}"
 
 
 def _local_module(algo: Any, module_cfg: Dict[str, Any]):
