@@ -611,7 +611,9 @@ class HybridPPO:
         batch = sum(g.num_envs for g in groups) * T
         iters = max(1, math.ceil(total_timesteps / batch))
         writer = _tb_writer(self.tensorboard_log)
-        bar = _bar(iters * batch, progress_bar)
+        # With a time limit the bar counts seconds (the step budget is then only a cap, often a huge one).
+        bar = _bar(iters * batch, progress_bar, time_limit_s)
+        bar_s = 0.0
         start = time.perf_counter()
         wall0 = self.wall_s
         start_steps = self.num_timesteps
@@ -694,11 +696,17 @@ class HybridPPO:
                     if k_ != "timesteps" and isinstance(v_, (int, float)) and not math.isnan(v_):
                         writer.add_scalar(f"hppo/{k_}", v_, self.num_timesteps)
             if bar is not None:
-                bar.update(batch)
+                if time_limit_s:
+                    elapsed = min(now - start, float(time_limit_s))
+                    bar.update(elapsed - bar_s)
+                    bar_s = elapsed
+                else:
+                    bar.update(batch)
                 ret = row["episode_return"]
                 best = self.best_validation
                 # Before the first training episode ends (100 steps per env) there is no return to show yet.
-                bar.set_postfix_str(("return " + (f"{ret:.2f}" if math.isfinite(ret) else "(no episode finished yet)"))
+                bar.set_postfix_str((f"{self.num_timesteps:,} steps, " if time_limit_s else "")
+                                    + ("return " + (f"{ret:.2f}" if math.isfinite(ret) else "(no episode finished yet)"))
                                     + (f", best validation {best:.2f}" if math.isfinite(best) else ""))
             if callback is not None and callback(row) is False:
                 break
@@ -1050,11 +1058,15 @@ def _tb_writer(log_dir: Optional[str]):
     return SummaryWriter(log_dir)
 
 
-def _bar(total: int, on: bool):
+def _bar(total: int, on: bool, time_limit_s: Optional[float] = None):
+    """The training progress bar: environment steps out of ``total``, or seconds out of ``time_limit_s``."""
     if not on:
         return None
     from tqdm.auto import tqdm
 
+    if time_limit_s:
+        return tqdm(total=float(time_limit_s), desc="hppo", unit="s", dynamic_ncols=True,
+                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]")
     return tqdm(total=total, desc="hppo", unit="step", unit_scale=True, dynamic_ncols=True)
 
 
