@@ -7,6 +7,7 @@ import argparse
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -211,3 +212,17 @@ def test_agents_table_lists_the_run_beside_the_baselines_with_intervals(trained)
     assert set(rows) == {"agent", "optimizer", "greedy", "static", "random"}
     assert "3,200" in rows["agent"] and "min" in rows["agent"] and "/3)" in rows["agent"]
     assert "1.000 [1.000, 1.000]" in rows["optimizer"]
+
+
+def test_progress_bar_never_shows_nan_and_counts_seconds_under_a_time_limit(capsys):
+    """Before the first episode ends the bar says so (not ``return nan``); with ``time_limit_s`` it counts
+    seconds out of the limit and shows the steps, since the step budget is then only a cap."""
+    agent = _tiny_agent(n_steps=10, minibatch_size=160, eval_every=0, teacher_steps=0)
+    agent.learn(2 * 16 * 10, progress_bar=True)  # episodes of 20 slots: none ends in the first iteration
+    err = capsys.readouterr().err
+    assert "no episode finished yet" in err and re.search(r"return -?\d+\.\d\d", err)
+    assert "nan" not in err
+    _tiny_agent(eval_every=0, teacher_steps=0).learn(10**9, time_limit_s=1.0, progress_bar=True)
+    err = capsys.readouterr().err
+    assert " s [" in err and " steps, " in err and "nan" not in err
+    assert "/1000000000" not in err and "1.00G" not in err
