@@ -60,7 +60,8 @@ def main(argv=None) -> int:
 
     cfg = mcia.Config().replace({"devices.device_classes": mix_classes(args.devices)})
     extra = {"torch_threads": args.threads} if args.threads else {}
-    agent = HybridPPO(cfg, seed=0, arch=args.arch, eval_every=0, **extra)
+    # PPO iterations only: no warm start (it runs once, before the first iteration)
+    agent = HybridPPO(cfg, seed=0, arch=args.arch, eval_every=0, teacher="", **extra)
     timers = Timers()
 
     # Env steps: the class method, so every vector env the agent builds is timed.

@@ -1,6 +1,6 @@
 """Train :class:`mcia.agents.HybridPPO` on MCIA-v0 from Python, save it, and compare it with the baselines.
 
-    python examples/train_hppo.py --timesteps 4000000 --envs 256 --seed 0 --out runs/hppo
+    python examples/train_hppo.py --timesteps 8000000 --envs 256 --seed 0 --out runs/hppo
 
 The same as ``mcia train --algo hppo``, written out with the Python API.
 """
@@ -14,6 +14,7 @@ import torch
 
 import mcia
 from mcia.agents import HybridPPO, load_agent
+from mcia.agents.hppo import HPPOParams
 from mcia.train import DEFAULT_TIMESTEPS
 
 
@@ -25,13 +26,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", default="runs/hppo", help="checkpoint directory")
     parser.add_argument("--config", default=None, help="scenario file (.json or .toml)")
     parser.add_argument("--episodes", type=int, default=20, help="evaluation episodes (seeds 0..episodes-1)")
+    parser.add_argument("--teacher-steps", type=int, default=HPPOParams.teacher_steps,
+                        help="environment steps per round of the warm start by imitation of the optimizer (0: none)")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)  # the Rust vector env uses the other core
     config = mcia.Config(args.config) if args.config else mcia.Config()
 
-    agent = HybridPPO(config, seed=args.seed, num_envs=args.envs, verbose=1)
-    agent.learn(args.timesteps)  # tqdm bar with the training return and steps/s
+    agent = HybridPPO(config, seed=args.seed, num_envs=args.envs, teacher_steps=args.teacher_steps, verbose=1)
+    agent.learn(args.timesteps)  # imitation of the optimizer, then PPO; tqdm bar with the training return and steps/s
     agent.save(args.out)  # best validation weights, obs normaliser, hyper-parameters, config.json
 
     # Any checkpoint directory is a policy for the evaluation harness ...

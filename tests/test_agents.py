@@ -19,7 +19,9 @@ from mcia.agents import HybridPPO, detect_algo, load_agent  # noqa: E402
 from mcia.sweep import mix_classes  # noqa: E402
 
 SHORT = {"time": {"episode_slots": 20}}
-TINY = dict(num_envs=16, n_steps=25, minibatch_size=200, n_epochs=2, eval_every=1, eval_episodes=4)
+# warm start: two short rounds (cloning and one DAgger round) of the default teacher, the optimizer
+TINY = dict(num_envs=16, n_steps=25, minibatch_size=200, n_epochs=2, eval_every=1, eval_episodes=4, teacher_steps=640,
+            teacher_epochs=5, teacher_rounds=2)
 LOSSES = ("policy_loss", "value_loss", "entropy", "share_entropy", "approx_kl", "clip_frac")
 
 
@@ -41,7 +43,10 @@ def trained(tmp_path_factory):
 
 def test_training_losses_and_returns_are_finite(trained):
     agent, _ = trained
-    curve = agent.curve
+    # the first row is the warm start by imitation (0 PPO steps, validated), then one row per iteration
+    warm, curve = agent.curve[0], agent.curve[1:]
+    assert warm["timesteps"] == 0 and warm["iteration"] == 0 and math.isfinite(warm["validation_return"])
+    assert 0 < warm["wall_s"] <= curve[0]["wall_s"]
     assert len(curve) == 8 and agent.num_timesteps == 3200
     assert [r["timesteps"] for r in curve] == [400 * (i + 1) for i in range(8)]
     for row in curve:
@@ -51,7 +56,7 @@ def test_training_losses_and_returns_are_finite(trained):
     assert all(math.isfinite(r["episode_return"]) for r in curve[1:])
     assert all(math.isfinite(r["validation_return"]) for r in curve)
     assert curve[-1]["lr"] < curve[0]["lr"]  # linear decay
-    assert agent.best_validation == max(r["validation_return"] for r in curve)
+    assert agent.best_validation == max(r["validation_return"] for r in agent.curve)
 
 
 def test_act_shapes_and_dtypes(trained):
@@ -99,7 +104,7 @@ def test_same_seed_same_first_iteration_different_seed_differs():
     for seed in (7, 7, 8):
         agent = _tiny_agent(seed=seed, eval_every=0)
         agent.learn(400, progress_bar=False)
-        rows.append(agent.curve[0])
+        rows.append(agent.curve[-1])  # the first PPO iteration, after the imitation's row
     for k in LOSSES:
         assert rows[0][k] == rows[1][k], k
     assert rows[0]["policy_loss"] != rows[2]["policy_loss"]
@@ -151,7 +156,8 @@ def test_train_command_writes_everything_and_evaluates(tmp_path, capsys):
     out = tmp_path / "run"
     rc = _run_train(["train", "--algo", "hppo", "--timesteps", "800", "--envs", "16", "--seed", "3", "--out", str(out),
                      "--config", str(cfg), "--eval-episodes", "2", "--quiet", "--no-tensorboard",
-                     "--hparam", "n_steps=25", "--hparam", "minibatch_size=200", "--hparam", "eval_episodes=2"])
+                     "--hparam", "n_steps=25", "--hparam", "minibatch_size=200", "--hparam", "eval_episodes=2",
+                     "--hparam", "teacher_steps=640", "--hparam", "teacher_epochs=5"])
     assert rc == 0
     for f in ("hppo.pt", "config.json", "learning_curve.csv", "learning_curve.png", "compare.json", "compare.csv", "agent.json"):
         assert (out / f).exists(), f
@@ -169,6 +175,42 @@ def test_train_command_writes_everything_and_evaluates(tmp_path, capsys):
     assert "policy run" in capsys.readouterr().out
 
 
+def _agreement(agent, teacher_name, seeds=(50, 51)):
+    """Share of (device, slot) decisions with a task where the agent's deterministic (version, cut) is the
+    teacher's, on the agent's own trajectories."""
+    from mcia.policies import RustPolicy
+
+    same = total = 0
+    for seed in seeds:
+        venv = mcia.MciaVectorEnv(8, SHORT, info=True)
+        teacher = RustPolicy(teacher_name, SHORT)
+        obs, _ = venv.reset(seed=seed)
+        for _ in range(20):
+            t = teacher(venv)
+            a = agent.act(obs)
+            task = (obs[:, 0:70:7] + obs[:, 1:70:7]) > 0
+            same += int(((a["version"] == t["version"]) & (a["partition"] == t["partition"]) & task).sum())
+            total += int(task.sum())
+            obs, *_ = venv.step(a)
+    return same / total
+
+
+def test_imitation_with_dagger_rounds_learns_the_teacher():
+    """The warm start: behaviour cloning, then DAgger rounds on the agent's own states, labelled by the
+    teacher. The imitated agent takes the optimizer's (version, cut) far more often than before imitating,
+    and the DAgger round adds data (the loss is over both rounds)."""
+    agent = _tiny_agent(seed=4)
+    before = _agreement(agent, "optimizer")
+    losses = agent.imitate("optimizer", 16 * 20 * 2, epochs=40, rounds=2)
+    assert all(math.isfinite(v) for v in losses.values())
+    after = _agreement(agent, "optimizer")
+    assert after > before + 0.3 and after > 0.6, (before, after)
+    with pytest.raises(ValueError, match="teacher_rounds"):
+        _tiny_agent(teacher_rounds=0)
+    with pytest.raises(ValueError, match="teacher must be"):
+        _tiny_agent(teacher="oracle")
+
+
 def test_set_policy_trains_on_several_n_and_acts_for_any_n(tmp_path):
     """arch="set": one set of weights, trained on N drawn from a range, acts and evaluates at any N, also after
     a save / load round trip, and its decisions do not depend on the order of the devices."""
@@ -176,7 +218,7 @@ def test_set_policy_trains_on_several_n_and_acts_for_any_n(tmp_path):
 
     agent = _tiny_agent(seed=1, arch="set", num_devices="3-5")
     agent.learn(4 * 16 * 25, progress_bar=False)
-    assert all(math.isfinite(r["policy_loss"]) for r in agent.curve)
+    assert all(math.isfinite(r["policy_loss"]) for r in agent.curve[1:])
     path = str(tmp_path / "set")
     agent.save(path)
     loaded = HybridPPO.load(path)

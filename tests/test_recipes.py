@@ -74,7 +74,7 @@ def test_hppo_recipe(tmp_path, short_config_file, capsys):
     pytest.importorskip("torch")
     out = str(tmp_path / "hppo")
     rc = _recipe("train_hppo").main(["--timesteps", "800", "--envs", "16", "--seed", "0", "--out", out,
-                                     "--config", short_config_file, "--episodes", "2"])
+                                     "--config", short_config_file, "--episodes", "2", "--teacher-steps", "640"])
     assert rc == 0
     assert "| greedy |" in capsys.readouterr().out
     _check_agent_dir(out, "hppo")

@@ -15,7 +15,7 @@ What the recipe adds to RLlib's defaults, each measured (README, "Training with 
   clipping (RLlib's default catalog gives independent categoricals and a Gaussian that RLlib clips into the
   bounds). Decisions that cannot matter (no task; the shares of a device that runs locally) are left out of
   the log-probability, the entropy and the KL.
-- **Warm start by imitation** of greedy on training seeds, as HybridPPO does, then PPO.
+- **Warm start by imitation** of greedy on training seeds (HybridPPO now imitates the optimizer, with DAgger rounds), then PPO.
 - **The weights with the best validation return kept** (validation seeds, disjoint from the evaluation seeds).
 """
 
