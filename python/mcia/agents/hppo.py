@@ -700,21 +700,11 @@ class HybridPPO:
             }
             row.update(stats)
             if p.eval_every and (self.iterations % p.eval_every == 0 or it == iters - 1):
-                per_n = self.validate_sizes()
-                row["validation_return"] = float(np.mean(list(per_n.values())))
-                if len(per_n) > 1:
-                    row.update({f"validation_N{k}": v for k, v in per_n.items()})
-                if row["validation_return"] > self.best_validation:
-                    self.best_validation = row["validation_return"]
-                    self._best_state = self._snapshot()
+                self._validate_into(row)
                 if self.verbose:
                     print(f"[hppo] {self.num_timesteps:>10d} steps {self.wall_s:7.1f}s train return {row['episode_return']:8.2f} "
                           f"validation {row['validation_return']:8.2f} (best {self.best_validation:.2f})", flush=True)
-            self.curve.append(row)
-            if writer is not None:
-                for k_, v_ in row.items():
-                    if k_ != "timesteps" and isinstance(v_, (int, float)) and not math.isnan(v_):
-                        writer.add_scalar(f"hppo/{k_}", v_, self.num_timesteps)
+            self._record(row, writer)
             if bar is not None:
                 if time_limit_s:
                     elapsed = min(now - start, float(time_limit_s))
@@ -748,19 +738,29 @@ class HybridPPO:
                                "episode_return": float("nan"), "validation_return": float("nan")}
         row.update(losses)
         if p.eval_every:
-            per_n = self.validate_sizes()
-            row["validation_return"] = float(np.mean(list(per_n.values())))
-            if len(per_n) > 1:
-                row.update({f"validation_N{k}": v for k, v in per_n.items()})
-            self.best_validation = row["validation_return"]
-            self._best_state = self._snapshot()
+            self._validate_into(row)
             if self.verbose:
                 print(f"[hppo] after imitating {p.teacher}: {self.wall_s:7.1f}s validation {row['validation_return']:8.2f}", flush=True)
+        self._record(row, writer)
+
+    def _validate_into(self, row: Dict[str, Any]) -> None:
+        """Validates at every N of :meth:`validation_sizes` into ``row`` and keeps the weights if they are
+        the best so far."""
+        per_n = self.validate_sizes()
+        row["validation_return"] = float(np.mean(list(per_n.values())))
+        if len(per_n) > 1:
+            row.update({f"validation_N{k}": v for k, v in per_n.items()})
+        if row["validation_return"] > self.best_validation:
+            self.best_validation = row["validation_return"]
+            self._best_state = self._snapshot()
+
+    def _record(self, row: Dict[str, Any], writer) -> None:
+        """Appends ``row`` to the curve and its finite numbers to TensorBoard at the current step count."""
         self.curve.append(row)
         if writer is not None:
             for k_, v_ in row.items():
                 if k_ != "timesteps" and isinstance(v_, (int, float)) and not math.isnan(v_):
-                    writer.add_scalar(f"hppo/{k_}", v_, 0)
+                    writer.add_scalar(f"hppo/{k_}", v_, self.num_timesteps)
 
     def _backlog_shaping(self, info: Dict[str, Any], done: np.ndarray, config: Optional[Config] = None, n: Optional[int] = None) -> np.ndarray:
         """``gamma * Phi(s') - Phi(s)`` per device, with ``Phi_n = -beta q_n`` (``HPPOParams.backlog_shaping``).
