@@ -285,7 +285,9 @@ RECIPE: dict = dict(
     share_bins=DEFAULT_SHARE_BINS,
     env_threads=1,
     torch_threads=1,
-    teacher="greedy",  # "" for no warm start
+    # The slot-wise optimizer (it reads the true state) is the stronger teacher: 11.44 against greedy's 7.81 on the
+    # evaluation seeds (README, agents table); "greedy" is cheaper per step, "" skips the warm start.
+    teacher="optimizer",
     teacher_steps=25_600,
     teacher_epochs=10,
     teacher_lr=1e-3,
@@ -302,7 +304,7 @@ def _seeds():
 
 def teacher_rollouts(
     config: ConfigLike = None,
-    teacher: str = "greedy",
+    teacher: str = "optimizer",
     steps: int = 25_600,
     seed: int = 0,
     share_bins: int = DEFAULT_SHARE_BINS,
@@ -451,7 +453,7 @@ def train_sb3_ppo(
     hparams: Optional[dict] = None,
 ) -> List[dict]:
     """The SB3 recipe: PPO (:data:`PPO_KWARGS`) on :func:`make_sb3_env` with the flat MultiDiscrete action,
-    ``VecNormalize``, a warm start by imitation of greedy (:func:`imitate`) and the weights with the best
+    ``VecNormalize``, a warm start by imitation of the optimizer (:func:`imitate`) and the weights with the best
     validation return kept (:data:`RECIPE`). The training environments run on seeds ``TRAINING_SEED +
     10_000 seed + i`` and the validation on ``VALIDATION_SEED + i``, both disjoint from the evaluation seeds.
 

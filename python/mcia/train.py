@@ -27,13 +27,14 @@ from .config import Config, ConfigLike, as_config
 
 ALGOS = ("hppo", "sb3-ppo", "rllib-ppo")
 
-#: Default budgets (environment steps) and batch sizes, measured on a 2-core machine: HybridPPO about
-#: 6.5-7 minutes (10k env-steps/s), SB3 PPO about 5 minutes (34k), RLlib PPO with 2 env runners about 9 (2k).
-DEFAULT_TIMESTEPS = {"hppo": 8_000_000, "sb3-ppo": 10_000_000, "rllib-ppo": 1_000_000}
-#: ``mcia train`` with the default budget also stops HybridPPO after this many minutes, so that training and
-#: the evaluation end within 15 minutes on a slow 2-core machine (8M steps took 11.9 minutes on the reference
-#: VM, the evaluation about 20 s). When the cap ends a run early, its result depends on the machine's speed.
-DEFAULT_MAX_MINUTES = {"hppo": 13.5}
+#: Default budgets of ``mcia train``: about the same wall time for every algorithm on the reference 2-core VM
+#: (HybridPPO 8M steps in 11.9 minutes; SB3 2.1M and RLlib 2.7M steps in 11.9 minutes each), so the agents
+#: table compares them at equal cost.
+DEFAULT_TIMESTEPS = {"hppo": 8_000_000, "sb3-ppo": 2_000_000, "rllib-ppo": 2_500_000}
+#: ``mcia train`` with the default budget also stops training after this many minutes, so that training and
+#: the evaluation end within 15 minutes on a slow 2-core machine (the evaluation takes about 20 s). When the
+#: cap ends a run early, its result depends on the machine's speed.
+DEFAULT_MAX_MINUTES = {"hppo": 13.5, "sb3-ppo": 13.5, "rllib-ppo": 13.5}
 DEFAULT_ENVS = {"hppo": 256, "sb3-ppo": 64, "rllib-ppo": 2}
 CURVE_CSV = "learning_curve.csv"
 CURVE_PNG = "learning_curve.png"
@@ -316,7 +317,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     from .cli import add_scenario_args
 
     add_scenario_args(tp)
-    tp.add_argument("--max-minutes", type=float, default=None, help="also stop training after this many minutes (default: none, except hppo with the default budget: 13.5)")
+    tp.add_argument("--max-minutes", type=float, default=None, help="also stop training after this many minutes (default: none, except 13.5 with the default budget)")
     tp.add_argument("--eval-episodes", type=int, default=EVAL_EPISODES, help="evaluation episodes on seeds 0.. (default 20)")
     tp.add_argument("--no-eval", action="store_true", help="skip the evaluation against the baselines")
     tp.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")

@@ -15,7 +15,8 @@ What the recipe adds to RLlib's defaults, each measured (README, "Training with 
   clipping (RLlib's default catalog gives independent categoricals and a Gaussian that RLlib clips into the
   bounds). Decisions that cannot matter (no task; the shares of a device that runs locally) are left out of
   the log-probability, the entropy and the KL.
-- **Warm start by imitation** of greedy on training seeds (HybridPPO now imitates the optimizer, with DAgger rounds), then PPO.
+- **Warm start by imitation** of the slot-wise optimizer on training seeds (one round of its own episodes;
+  HybridPPO adds DAgger rounds), then PPO.
 - **The weights with the best validation return kept** (validation seeds, disjoint from the evaluation seeds).
 """
 
@@ -68,7 +69,7 @@ RECIPE: Dict[str, Any] = dict(
     critic_hidden=128,
     activation="relu",
     share_entropy_weight=0.25,  # weight of the Beta entropies against the (version, cut) entropy
-    teacher="greedy",  # "" for no warm start
+    teacher="optimizer",  # the stronger teacher (README, agents table); "greedy" is cheaper, "" skips the warm start
     teacher_steps=25_600,
     teacher_epochs=10,
     teacher_lr=1e-3,
@@ -268,7 +269,7 @@ class MciaPPOModule(TorchRLModule, ValueFunctionAPI):
 # -- warm start and validation ---------------------------------------------------------------------------
 
 
-def imitate(module: Any, config: ConfigLike = None, teacher: str = "greedy", steps: int = 25_600, epochs: int = 10,
+def imitate(module: Any, config: ConfigLike = None, teacher: str = "optimizer", steps: int = 25_600, epochs: int = 10,
             lr: float = 1e-3, gamma: float = 0.9, seed: int = 0, minibatch_size: int = 2048) -> Dict[str, float]:
     """Warm start of a :class:`MciaPPOModule` by imitation of the built-in policy ``teacher`` on whole
     episodes on training seeds (:func:`mcia.sb3.teacher_rollouts`'s seeds): the module's observation
