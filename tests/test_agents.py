@@ -211,6 +211,21 @@ def test_imitation_with_dagger_rounds_learns_the_teacher():
         _tiny_agent(teacher="oracle")
 
 
+def test_imitation_has_its_own_learning_rate():
+    """``teacher_lr`` sets the imitation's step size apart from PPO's ``learning_rate``: with a tiny one the
+    imitation leaves the policy where it was, with the default (PPO's rate) it learns the teacher."""
+    moved = {}
+    for label, kw in (("tiny", dict(teacher_lr=1e-9)), ("default", {})):
+        agent = _tiny_agent(seed=4, **kw)
+        w0 = [t.detach().clone() for t in agent.policy.parameters()]
+        agent.imitate("optimizer", 16 * 20, epochs=10, rounds=1)
+        moved[label] = max(float((t - t0).abs().max()) for t, t0 in zip(agent.policy.parameters(), w0))
+    assert moved["tiny"] < 1e-6 < 1e-3 < moved["default"], moved
+    for bad in (0.0, -1e-3, float("nan"), float("inf"), "fast", True):
+        with pytest.raises(ValueError, match="teacher_lr"):
+            _tiny_agent(teacher_lr=bad)
+
+
 def test_set_policy_trains_on_several_n_and_acts_for_any_n(tmp_path):
     """arch="set": one set of weights, trained on N drawn from a range, acts and evaluates at any N, also after
     a save / load round trip, and its decisions do not depend on the order of the devices."""
