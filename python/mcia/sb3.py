@@ -304,8 +304,8 @@ def _seeds():
 
 def teacher_rollouts(
     config: ConfigLike = None,
-    teacher: str = "optimizer",
-    steps: int = 25_600,
+    teacher: str = RECIPE["teacher"],
+    steps: int = RECIPE["teacher_steps"],
     seed: int = 0,
     share_bins: int = DEFAULT_SHARE_BINS,
 ) -> dict:

@@ -269,8 +269,8 @@ class MciaPPOModule(TorchRLModule, ValueFunctionAPI):
 # -- warm start and validation ---------------------------------------------------------------------------
 
 
-def imitate(module: Any, config: ConfigLike = None, teacher: str = "optimizer", steps: int = 25_600, epochs: int = 10,
-            lr: float = 1e-3, gamma: float = 0.9, seed: int = 0, minibatch_size: int = 2048) -> Dict[str, float]:
+def imitate(module: Any, config: ConfigLike = None, teacher: str = RECIPE["teacher"], steps: int = RECIPE["teacher_steps"],
+            epochs: int = RECIPE["teacher_epochs"], lr: float = RECIPE["teacher_lr"], gamma: float = 0.9, seed: int = 0, minibatch_size: int = 2048) -> Dict[str, float]:
     """Warm start of a :class:`MciaPPOModule` by imitation of the built-in policy ``teacher`` on whole
     episodes on training seeds (:func:`mcia.sb3.teacher_rollouts`'s seeds): the module's observation
     statistics become those of the data, the (version, cut) head learns the teacher's choices (cross-entropy),
