@@ -2,6 +2,7 @@
 
     python examples/profile_training.py                      # default scenario (N = 10), 12 iterations
     python examples/profile_training.py --devices 5 --iterations 20 --arch set
+    python examples/profile_training.py --arch set --hparam set_critic=pooled
 
 Times, per iteration, with wall-clock timers around the parts (no change to the agent's code):
 
@@ -29,6 +30,7 @@ import torch
 import mcia
 from mcia.agents import HybridPPO
 from mcia.sweep import mix_classes
+from mcia.train import _parse_hparams
 
 
 class Timers:
@@ -56,10 +58,13 @@ def main(argv=None) -> int:
     ap.add_argument("--iterations", type=int, default=12, help="iterations measured after 2 warm-up ones")
     ap.add_argument("--arch", default="mlp", choices=["mlp", "set"])
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: the agent's torch_threads)")
+    ap.add_argument("--hparam", action="append", metavar="KEY=VALUE", help="any HybridPPO hyper-parameter, as in mcia train")
     args = ap.parse_args(argv)
 
     cfg = mcia.Config().replace({"devices.device_classes": mix_classes(args.devices)})
-    extra = {"torch_threads": args.threads} if args.threads else {}
+    extra = _parse_hparams(args.hparam)
+    if args.threads:
+        extra["torch_threads"] = args.threads
     # PPO iterations only: no warm start (it runs once, before the first iteration)
     agent = HybridPPO(cfg, seed=0, arch=args.arch, eval_every=0, teacher="", **extra)
     timers = Timers()

@@ -260,6 +260,33 @@ def test_set_policy_trains_on_several_n_and_acts_for_any_n(tmp_path):
         assert np.isfinite(res.mean_return)
 
 
+@pytest.mark.parametrize("critic", ["equivariant", "pooled"])
+def test_set_critics_are_equivariant_and_the_pooled_one_trains_and_reloads(tmp_path, critic):
+    """Both critics of arch="set" give each device's part of the value for any N, permuted with the devices;
+    an agent with the pooled critic trains, saves and loads it (``set_critic`` is in the checkpoint)."""
+    import torch
+
+    agent = _tiny_agent(seed=2, arch="set", num_devices="3,5", set_critic=critic)
+    for n in (2, 5, 9):
+        x = torch.randn(4, 7 * n + agent.tail, generator=torch.Generator().manual_seed(n))
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(n + 1))
+        xp = torch.cat([x[:, : 7 * n].reshape(4, n, 7)[:, perm].reshape(4, 7 * n), x[:, 7 * n :]], dim=1)
+        with torch.no_grad():
+            v, vp = agent.critic(x, n), agent.critic(xp, n)
+        assert v.shape == (4, n)
+        torch.testing.assert_close(vp, v[:, perm], rtol=1e-5, atol=1e-6)
+    if critic == "pooled":
+        agent.learn(3 * 16 * 25, progress_bar=False)
+        assert all(math.isfinite(r["value_loss"]) for r in agent.curve[1:])
+        agent.save(str(tmp_path / "pooled"))
+        loaded = HybridPPO.load(str(tmp_path / "pooled"))
+        assert loaded.params.set_critic == "pooled"
+        for a, b in zip(agent.critic.state_dict().values(), loaded.critic.state_dict().values()):
+            torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="set_critic"):
+        _tiny_agent(arch="set", set_critic="deep")
+
+
 def test_agents_table_lists_the_run_beside_the_baselines_with_intervals(trained):
     from mcia.evaluation import agents_table
 

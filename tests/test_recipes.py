@@ -104,3 +104,20 @@ def test_train_rllib_ppo_algo(tmp_path):
                 hparams={"train_batch_size_per_learner": 100, "minibatch_size": 50, "num_epochs": 1})
     assert res.curve and res.curve[-1]["timesteps"] >= 100
     _check_agent_dir(res.out, "rllib-ppo")
+
+
+def test_profiling_scripts_time_every_part_and_every_network(capsys):
+    """examples/profile_training.py (with a hyper-parameter) and examples/compile_networks.py run at a tiny
+    size and print a row for every part of an iteration and every network, with finite times."""
+    pytest.importorskip("torch")
+    rc = _recipe("profile_training").main(["--devices", "3", "--iterations", "1", "--arch", "set", "--hparam", "set_critic=pooled"])
+    assert rc in (0, None)
+    out = capsys.readouterr().out
+    for part in ("env step", "rollout forward", "update forward", "backward", "optimizer"):
+        assert f"| {part} |" in out
+    assert _recipe("compile_networks").main(["--devices", "3", "--batch", "32", "--reps", "1"]) == 0
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "ms" not in line]
+    labels = {r[1].strip() for r in rows}
+    assert {"mlp actor", "set actor", "set critic (pooled)"} <= labels
+    for r in rows[1:]:
+        assert all(math.isfinite(float(v)) and float(v) > 0 for v in r[2:6]), r

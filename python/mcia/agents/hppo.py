@@ -82,7 +82,7 @@ import torch.nn.functional as F
 from ..config import Config, ConfigLike, as_config
 from ..spaces import OBS_DEVICE_FIELDS
 from ..vector import MciaVectorEnv
-from .set_policy import SetCriticNet, SetPolicyNet, infer_n, parse_num_devices, split_envs, validation_sizes
+from .set_policy import PooledCriticNet, SetCriticNet, SetPolicyNet, infer_n, parse_num_devices, split_envs, validation_sizes
 
 CHECKPOINT_FILE = "hppo.pt"
 HPARAMS_FILE = "hparams.json"
@@ -153,6 +153,9 @@ class HPPOParams:
     num_devices: Union[None, int, str, List[int]] = None
     set_pool: str = "meanmax"  # arch "set": "meanmax" or "mean" (deep sets) or "attention"
     set_rounds: int = 1  # arch "set": rounds of pooling and mixing
+    # arch "set": the critic, "equivariant" (deep per-device layers, as the actor) or "pooled" (one
+    # per-device layer, then an MLP over the pooled devices: about 3x cheaper at N = 10)
+    set_critic: str = "equivariant"
     norm_obs: bool = True
     norm_reward: bool = True
     obs_clip: float = 10.0
@@ -374,6 +377,8 @@ class HybridPPO:
             raise ValueError(f"HybridPPO: teacher_lr must be a positive number or None, got {p.teacher_lr!r}")
         if p.arch not in ("mlp", "set"):
             raise ValueError(f"HybridPPO: arch must be 'mlp' or 'set', got {p.arch!r}")
+        if p.set_critic not in ("equivariant", "pooled"):
+            raise ValueError(f"HybridPPO: set_critic must be 'equivariant' or 'pooled', got {p.set_critic!r}")
         self.config: Config = as_config(config)
         self.seed = int(seed)
         self.tensorboard_log = tensorboard_log
@@ -395,7 +400,10 @@ class HybridPPO:
                 self.critic: nn.Module = CriticNet(self.obs_dim, self.n, p.critic_hidden, p.activation)
             else:
                 self.policy = SetPolicyNet(self.m, self.l, self.tail, p.hidden, p.activation, p.set_rounds, p.set_pool)
-                self.critic = SetCriticNet(self.tail, p.critic_hidden, p.activation, p.set_rounds, p.set_pool)
+                if p.set_critic == "pooled":
+                    self.critic = PooledCriticNet(self.tail, p.critic_hidden, p.activation)
+                else:
+                    self.critic = SetCriticNet(self.tail, p.critic_hidden, p.activation, p.set_rounds, p.set_pool)
         self.optimizer = torch.optim.Adam(list(self.policy.parameters()) + list(self.critic.parameters()), lr=p.learning_rate, eps=1e-5)
         self.obs_rms: Union[RunningMeanStd, FeatureMeanStd] = RunningMeanStd((self.obs_dim,)) if p.arch == "mlp" else FeatureMeanStd(self.tail)
         self.ret_rms = RunningMeanStd(())
