@@ -13,7 +13,8 @@ directly on the native :class:`mcia.MciaVectorEnv`:
   - ``"set"``: the permutation-equivariant actor-critic of :mod:`mcia.agents.set_policy` (no device ids,
     mean and max pooling, per-device heads, a pooled critic). One set of weights decides for any N; with
     ``num_devices="4-20"`` it trains on a vector env per N in the range (the default device mix), so the
-    N of the training episodes is spread evenly over the range.
+    N of the training episodes is spread evenly over the range. ``set_critic="pooled"`` swaps in a cheaper
+    critic (measured worse on the default scenario; see the README).
 
   Either way the same network decides for every device in one batched forward pass.
 - **Joint (version, cut) head.** One categorical over the ``M * (L + 1)`` pairs per device, so the best cut
