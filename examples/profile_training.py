@@ -30,7 +30,7 @@ import torch
 import mcia
 from mcia.agents import HybridPPO
 from mcia.sweep import mix_classes
-from mcia.train import _parse_hparams
+from mcia.train import parse_hparams
 
 
 class Timers:
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     cfg = mcia.Config().replace({"devices.device_classes": mix_classes(args.devices)})
-    extra = _parse_hparams(args.hparam)
+    extra = parse_hparams(args.hparam)
     if args.threads:
         extra["torch_threads"] = args.threads
     # PPO iterations only: no warm start (it runs once, before the first iteration)

@@ -249,7 +249,9 @@ def _has_rich() -> bool:
 # -- CLI -------------------------------------------------------------------------------------------------
 
 
-def _parse_hparams(items: Optional[List[str]]) -> Dict[str, Any]:
+def parse_hparams(items: Optional[List[str]]) -> Dict[str, Any]:
+    """``["KEY=VALUE", ...]`` (``--hparam``) as a dict; each value is read as JSON where it parses
+    (numbers, booleans, lists), else kept as a string."""
     out: Dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
@@ -283,7 +285,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         verbose=0 if args.quiet else 1,
         tensorboard=not args.no_tensorboard,
-        hparams=_parse_hparams(args.hparam),
+        hparams=parse_hparams(args.hparam),
         rllib_address=args.ray_address,
     )
     print(f"\n{res.algo}: {res.timesteps} environment steps in {res.wall_s:.1f} s wall time; wrote {res.out}/")

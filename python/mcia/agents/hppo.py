@@ -155,7 +155,7 @@ class HPPOParams:
     set_pool: str = "meanmax"  # arch "set": "meanmax" or "mean" (deep sets) or "attention"
     set_rounds: int = 1  # arch "set": rounds of pooling and mixing
     # arch "set": the critic, "equivariant" (deep per-device layers, as the actor) or "pooled" (one
-    # per-device layer, then an MLP over the pooled devices: about 3x cheaper at N = 10)
+    # per-device layer, then an MLP over the pooled devices: 2.5x cheaper at N = 10)
     set_critic: str = "equivariant"
     norm_obs: bool = True
     norm_reward: bool = True

@@ -12,7 +12,7 @@ depends on a device's index, so the networks here treat the devices as a set:
   ``pool="attention"``, multi-head self-attention over the devices followed by the same pooled mixing.
 - **Per-device heads.** The (version, cut) logits (one categorical over the ``M (L + 1)`` pairs) and the
   Beta parameters of the two share weights come out of each ``z_n`` through heads shared by all devices.
-- **Pooled critic.** A network of the same shape (its own weights, :class:`SetCriticNet`) gives one
+- **Critic.** A network of the same shape (its own weights, :class:`SetCriticNet`) gives one
   value per device, each device's part of the state value; their sum is the value of the state. Each part
   is divided by ``N`` (a device's part of the mean-utility reward shrinks as ``1 / N``), so the head works
   in the same units for every N. :class:`PooledCriticNet` is a cheaper one whose deep layers run once per
@@ -47,6 +47,16 @@ def _linear(i: int, o: int, gain: float, bias: bool = True) -> nn.Linear:
     return layer
 
 
+def _first_layer(net: nn.Module, x: torch.Tensor, n: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The per-device first layer shared by the set networks: ``(act(dev_in x_n + tail_in g), g)`` with
+    ``g`` the shared entries and ``N / 10``. ``g`` enters every device's first layer, so its product is
+    computed once per observation and broadcast."""
+    b = x.shape[0]
+    dev = x[:, : DEVICE_FEATURES * n].reshape(b, n, DEVICE_FEATURES)
+    glob = torch.cat([x[:, DEVICE_FEATURES * n :], x.new_full((b, 1), n / 10.0)], dim=1)
+    return net.act(net.dev_in(dev) + net.tail_in(glob).unsqueeze(1)), glob
+
+
 class SetEncoder(nn.Module):
     """Per-device embeddings ``(B, N, hidden)`` of a batch of normalised observations ``(B, 7N + G)``."""
 
@@ -71,11 +81,8 @@ class SetEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, n: int) -> torch.Tensor:
         b = x.shape[0]
-        dev = x[:, : DEVICE_FEATURES * n].reshape(b, n, DEVICE_FEATURES)
-        size = x.new_full((b, 1), n / 10.0)
-        glob = torch.cat([x[:, DEVICE_FEATURES * n :], size], dim=1)
-        # the shared entries enter every device's first layer: computed once per observation, broadcast
-        h = self.act(self.dev_in(dev) + self.tail_in(glob).unsqueeze(1))
+        h, glob = _first_layer(self, x, n)
+        size = glob[:, -1:]
         h = self.act(self.enc2(h))
         for r in range(len(self.mix_self)):
             if self.pool == "attention":
@@ -123,8 +130,8 @@ class PooledCriticNet(nn.Module):
     ``h_n = act(W x_n + U g)`` (``x_n`` the device's features, ``g`` the shared entries and ``N / 10``);
     ``c = MLP([mean h, max h, g])``; device ``n``'s part of the value is ``(w . h_n + v . c + b) / N``.
     The deep per-device layers of :class:`SetCriticNet` cost as much as the actor (per device and per
-    sample); here the deep part runs once per observation: about 3x cheaper at N = 10 (forward and backward). The critic is only
-    used in training, and its value of a state is still a function of the set of devices."""
+    sample); here the deep part runs once per observation: 2.5x cheaper at N = 10 (forward and backward,
+    ``examples/compile_networks.py``). The critic is only used in training, and its value of a state is still a function of the set of devices."""
 
     def __init__(self, tail: int, hidden: int, activation: str) -> None:
         super().__init__()
@@ -138,10 +145,7 @@ class PooledCriticNet(nn.Module):
         self.value_obs = _linear(hidden, 1, 1.0)
 
     def forward(self, x: torch.Tensor, n: int) -> torch.Tensor:
-        b = x.shape[0]
-        dev = x[:, : DEVICE_FEATURES * n].reshape(b, n, DEVICE_FEATURES)
-        glob = torch.cat([x[:, DEVICE_FEATURES * n :], x.new_full((b, 1), n / 10.0)], dim=1)
-        h = self.act(self.dev_in(dev) + self.tail_in(glob).unsqueeze(1))
+        h, glob = _first_layer(self, x, n)
         c = self.act(self.body1(torch.cat([h.mean(1), h.amax(1), glob], dim=1)))
         c = self.act(self.body2(c))
         return (self.value_dev(h).squeeze(-1) + self.value_obs(c)) / n
