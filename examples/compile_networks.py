@@ -40,12 +40,19 @@ def forward_backward(net, x: torch.Tensor, n: int, takes_n: bool) -> None:
     sum(o.sum() for o in outs).backward()
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--devices", type=int, default=10, help="N (default 10)")
-    ap.add_argument("--batch", type=int, default=4096, help="observations per minibatch (default 4096, the agent's)")
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2, the agent's)")
-    ap.add_argument("--reps", type=int, default=6, help="timed calls after the first (default 6)")
+    ap.add_argument("--devices", type=_positive, default=10, help="N (default 10)")
+    ap.add_argument("--batch", type=_positive, default=4096, help="observations per minibatch (default 4096, the agent's)")
+    ap.add_argument("--threads", type=_positive, default=2, help="torch threads (default 2, the agent's)")
+    ap.add_argument("--reps", type=_positive, default=6, help="timed calls after the first (default 6)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -115,6 +115,9 @@ def test_profiling_scripts_time_every_part_and_every_network(capsys):
     out = capsys.readouterr().out
     for part in ("env step", "rollout forward", "update forward", "backward", "optimizer"):
         assert f"| {part} |" in out
+    with pytest.raises(SystemExit):
+        _recipe("compile_networks").main(["--devices", "0"])
+    assert "--devices: must be a positive integer" in capsys.readouterr().err
     assert _recipe("compile_networks").main(["--devices", "3", "--batch", "32", "--reps", "1"]) == 0
     rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "ms" not in line]
     labels = {r[1].strip() for r in rows}
