@@ -99,6 +99,46 @@ def test_checkpoint_round_trip(trained):
         obs, *_ = venv.step(a)
 
 
+def test_final_selection_keeps_the_best_revalidated_candidate(trained):
+    from mcia.agents.hppo import REVALIDATION_SEED, VALIDATION_SEED
+
+    agent, path = trained
+    sel = agent.final_selection
+    k = agent.params.final_candidates
+    vals = sorted((r["validation_return"] for r in agent.curve), reverse=True)
+    # the candidates are the k best validations of the curve, re-validated on fresh seeds
+    assert [c["validation_return"] for c in sel["candidates"]] == vals[:k]
+    assert sel["seed"] == REVALIDATION_SEED and REVALIDATION_SEED >= VALIDATION_SEED + agent.params.eval_episodes
+    assert sel["kept_revalidation_return"] == max(c["revalidation_return"] for c in sel["candidates"])
+    # the training weights are untouched; the checkpoint holds the kept ones, which re-validate to the same score
+    assert agent.num_timesteps == 3200
+    loaded = HybridPPO.load(path)
+    assert loaded.validate(sel["episodes"], seed=REVALIDATION_SEED) == sel["kept_revalidation_return"]
+    with open(os.path.join(path, "agent.json")) as f:
+        meta = json.load(f)
+    assert meta["weights_at_timesteps"] == sel["kept_timesteps"] and meta["final_selection"] == sel
+    with pytest.raises(ValueError, match="candidate index"):
+        agent.use_candidate(len(sel["candidates"]))
+
+
+def test_one_final_candidate_keeps_the_best_validation(tmp_path):
+    agent = _tiny_agent(final_candidates=1, teacher_steps=0)
+    agent.learn(3 * 16 * 25, progress_bar=False)
+    assert agent.final_selection is None
+    with pytest.raises(ValueError, match="no final candidates"):
+        agent.use_candidate(0)
+    best = max(agent.curve, key=lambda r: r["validation_return"])
+    agent.save(str(tmp_path / "a"))
+    with open(tmp_path / "a" / "agent.json") as f:
+        assert json.load(f)["weights_at_timesteps"] == best["timesteps"]
+
+
+@pytest.mark.parametrize("field,value", [("final_candidates", 0), ("final_episodes", -1), ("eval_episodes", 0), ("final_candidates", 2.5)])
+def test_selection_sizes_must_be_positive_integers(field, value):
+    with pytest.raises(ValueError, match=field):
+        _tiny_agent(**{field: value})
+
+
 def test_same_seed_same_first_iteration_different_seed_differs():
     rows = []
     for seed in (7, 7, 8):
@@ -108,6 +148,20 @@ def test_same_seed_same_first_iteration_different_seed_differs():
     for k in LOSSES:
         assert rows[0][k] == rows[1][k], k
     assert rows[0]["policy_loss"] != rows[2]["policy_loss"]
+
+
+def test_same_seed_same_run_without_time_limit():
+    """Without a time limit the whole run, the final re-validation included, is a function of the seed."""
+    runs = []
+    for _ in range(2):
+        agent = _tiny_agent(seed=5, teacher_steps=320, final_candidates=2, final_episodes=3)
+        agent.learn(3 * 16 * 25, progress_bar=False)
+        runs.append(agent)
+    timing = {"wall_s", "steps_per_s", "rollout_s", "update_s"}
+    # JSON, so that the NaN returns of rows without a finished episode compare equal
+    strip = lambda curve: json.dumps([{k: v for k, v in r.items() if k not in timing} for r in curve], sort_keys=True)
+    assert strip(runs[0].curve) == strip(runs[1].curve)
+    assert runs[0].final_selection == runs[1].final_selection is not None
 
 
 def test_learn_leaves_global_torch_rng_alone():

@@ -124,3 +124,19 @@ def test_profiling_scripts_time_every_part_and_every_network(capsys):
     assert {"mlp actor", "set actor", "set critic (pooled)"} <= labels
     for r in rows[1:]:
         assert all(math.isfinite(float(v)) and float(v) > 0 for v in r[2:6]), r
+
+
+def test_check_selection_scores_every_final_candidate(tmp_path, short_config_file, capsys):
+    """examples/check_selection.py trains a tiny agent, keeps the re-validated candidate and scores every
+    candidate on the evaluation seeds after training."""
+    pytest.importorskip("torch")
+    out = str(tmp_path / "a")
+    hp = ["num_envs=8", "n_steps=20", "minibatch_size=80", "eval_every=1", "eval_episodes=2", "final_candidates=3",
+          "final_episodes=2", "teacher_steps=160", "teacher_rounds=1", "teacher_epochs=1"]
+    argv = ["--out", out, "--timesteps", "480", "--max-minutes", "0", "--config", short_config_file]
+    assert _recipe("check_selection").main(argv + [a for h in hp for a in ("--hparam", h)]) == 0
+    with open(os.path.join(out, "selection_check.json")) as f:
+        rows = json.load(f)["candidates"]
+    assert len(rows) == 3 and all(math.isfinite(r["evaluation_return"]) for r in rows)
+    assert "kept by re-validation" in capsys.readouterr().out
+    _check_agent_dir(out, "hppo")
