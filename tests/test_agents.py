@@ -121,6 +121,20 @@ def test_final_selection_keeps_the_best_revalidated_candidate(trained):
         agent.use_candidate(len(sel["candidates"]))
 
 
+def test_continued_training_keeps_the_loaded_weights_as_a_candidate(trained):
+    from mcia.agents.hppo import REVALIDATION_SEED
+
+    _, path = trained
+    loaded = HybridPPO.load(path)
+    with open(os.path.join(path, "agent.json")) as f:
+        kept = json.load(f)["weights_at_timesteps"]
+    score = loaded.validate(loaded.params.final_episodes, seed=REVALIDATION_SEED)
+    loaded.learn(2 * 16 * 25, progress_bar=False)
+    # the loaded weights competed in the final re-validation with their own score
+    assert [c["revalidation_return"] for c in loaded.final_selection["candidates"] if c["timesteps"] == kept] == [score]
+    assert loaded.num_timesteps == 3200 + 800  # the training weights, not a candidate's
+
+
 def test_one_final_candidate_keeps_the_best_validation(tmp_path):
     agent = _tiny_agent(final_candidates=1, teacher_steps=0)
     agent.learn(3 * 16 * 25, progress_bar=False)

@@ -1186,6 +1186,18 @@ class HybridPPO:
         agent.iterations = int(state.get("iterations", 0))
         agent.wall_s = float(state.get("wall_s", 0.0))
         agent.best_validation = float(state.get("best_validation", -math.inf))
+        if math.isfinite(agent.best_validation):
+            # Training on keeps the loaded weights unless new ones validate better, and they are a final
+            # candidate (ranked by the run's best validation; the re-validation decides).
+            snap = agent._snapshot()
+            try:
+                with open(os.path.join(path, AGENT_FILE), encoding="utf-8") as f:
+                    snap["num_timesteps"] = int(json.load(f).get("weights_at_timesteps", snap["num_timesteps"]))
+            except (OSError, ValueError, TypeError):
+                pass
+            agent._best_state = snap
+            if agent.params.keep_best and agent.params.final_candidates > 1:
+                agent._candidates.append((agent.best_validation, -1, snap))
         return agent
 
 
