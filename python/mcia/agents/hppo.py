@@ -788,22 +788,30 @@ class HybridPPO:
     def _validate_into(self, row: Dict[str, Any]) -> None:
         """Validates at every N of :meth:`validation_sizes` into ``row`` and keeps the weights if they are
         the best so far."""
-        per_n = self.validate_sizes()
-        row["validation_return"] = float(np.mean(list(per_n.values())))
-        if len(per_n) > 1:
-            row.update({f"validation_N{k}": v for k, v in per_n.items()})
-        v = row["validation_return"]
-        if v > self.best_validation:
-            self.best_validation = v
-            self._best_state = self._snapshot()
+        v, per_n = self._validate_mean()
+        row["validation_return"] = v
+        row.update(self._per_n_keys("validation", per_n))
         k = self.params.final_candidates
-        if self.params.keep_best and k > 1 and (len(self._candidates) < k or v > self._candidates[0][0]):
-            snap = self._best_state if self._best_state is not None and v == self.best_validation else self._snapshot()
+        best = v > self.best_validation
+        candidate = self.params.keep_best and k > 1 and (len(self._candidates) < k or v > self._candidates[0][0])
+        if not (best or candidate):
+            return
+        snap = self._snapshot()
+        if best:
+            self.best_validation, self._best_state = v, snap
+        if candidate:
             item = (v, len(self.curve), snap)  # the row's index: unique, so snapshots are never compared
-            if len(self._candidates) < k:
-                heapq.heappush(self._candidates, item)
-            else:
-                heapq.heapreplace(self._candidates, item)
+            (heapq.heappush if len(self._candidates) < k else heapq.heapreplace)(self._candidates, item)
+
+    def _validate_mean(self, episodes: Optional[int] = None, seed: int = VALIDATION_SEED) -> Tuple[float, Dict[int, float]]:
+        """:meth:`validate_sizes` and the mean over the sizes (the number validation ranks weights by)."""
+        per_n = self.validate_sizes(episodes, seed)
+        return float(np.mean(list(per_n.values()))), per_n
+
+    @staticmethod
+    def _per_n_keys(prefix: str, per_n: Dict[int, float]) -> Dict[str, float]:
+        """``{prefix}_N{n}`` entries for a multi-N agent (none for one N, whose mean is the number)."""
+        return {f"{prefix}_N{n}": r for n, r in per_n.items()} if len(per_n) > 1 else {}
 
     def _select_final(self) -> None:
         """Re-validates the ``final_candidates`` best validated snapshots on ``final_episodes`` fresh episodes
@@ -815,24 +823,22 @@ class HybridPPO:
         t0 = time.perf_counter()
         current = self._snapshot()
         scored = []
-        for v, order, snap in sorted(self._candidates, key=lambda c: (-c[0], c[1])):
+        for v, _, snap in sorted(self._candidates, key=lambda c: (-c[0], c[1])):
             self._restore(snap)
-            per_n = self.validate_sizes(p.final_episodes, REVALIDATION_SEED)
-            scored.append((float(np.mean(list(per_n.values()))), v, snap, per_n))
+            scored.append((*self._validate_mean(p.final_episodes, REVALIDATION_SEED), v, snap))
         self._restore(current)
-        self._ranked = [c[2] for c in scored]
-        best = max(scored, key=lambda c: c[0])  # ties: the first, i.e. the better first validation
-        self._best_state = best[2]
+        self._ranked = [snap for *_, snap in scored]
+        kept, _, kept_val, self._best_state = max(scored, key=lambda c: c[0])  # ties: the better first validation
         self.final_selection = {
             "episodes": p.final_episodes, "seed": REVALIDATION_SEED,
-            "kept_timesteps": best[2]["num_timesteps"], "kept_revalidation_return": best[0],
-            "candidates": [{"timesteps": s[2]["num_timesteps"], "validation_return": s[1], "revalidation_return": s[0],
-                            **({f"revalidation_N{k}": r for k, r in s[3].items()} if len(s[3]) > 1 else {})} for s in scored],
+            "kept_timesteps": self._best_state["num_timesteps"], "kept_revalidation_return": kept,
+            "candidates": [{"timesteps": snap["num_timesteps"], "validation_return": v, "revalidation_return": r,
+                            **self._per_n_keys("revalidation", per_n)} for r, per_n, v, snap in scored],
         }
         if self.verbose:
             print(f"[hppo] re-validated the {len(scored)} best snapshots on {p.final_episodes} episodes in "
-                  f"{time.perf_counter() - t0:.1f}s: kept {best[2]['num_timesteps']:,} steps "
-                  f"(validation {best[1]:.2f}, re-validation {best[0]:.2f})", flush=True)
+                  f"{time.perf_counter() - t0:.1f}s: kept {self._best_state['num_timesteps']:,} steps "
+                  f"(validation {kept_val:.2f}, re-validation {kept:.2f})", flush=True)
 
     def _record(self, row: Dict[str, Any], writer) -> None:
         """Appends ``row`` to the curve and its finite numbers to TensorBoard at the current step count."""
@@ -1193,7 +1199,7 @@ class HybridPPO:
             try:
                 with open(os.path.join(path, AGENT_FILE), encoding="utf-8") as f:
                     snap["num_timesteps"] = int(json.load(f).get("weights_at_timesteps", snap["num_timesteps"]))
-            except (OSError, ValueError, TypeError):
+            except (OSError, ValueError, TypeError, AttributeError):  # no or a damaged agent.json: the run's count
                 pass
             agent._best_state = snap
             if agent.params.keep_best and agent.params.final_candidates > 1:
