@@ -328,6 +328,34 @@ def test_set_policy_trains_on_several_n_and_acts_for_any_n(tmp_path):
         assert np.isfinite(res.mean_return)
 
 
+def test_size_envs_puts_the_focus_share_at_the_scenario_n():
+    from mcia.agents.set_policy import size_envs
+
+    sizes = [4, 6, 8, 10, 12, 15, 20]
+    assert size_envs(256, sizes, 10, 0.0) == [37, 37, 37, 37, 36, 36, 36]
+    assert size_envs(256, sizes, 10, 0.5) == [22, 22, 21, 128, 21, 21, 21]
+    # every size keeps at least one environment; a focus outside the sizes gives the even split
+    assert size_envs(8, sizes, 10, 0.99) == [1, 1, 1, 2, 1, 1, 1]
+    assert size_envs(256, [4, 20], 10, 0.5) == [128, 128]
+    for total in (7, 16, 255, 256):
+        assert sum(size_envs(total, sizes, 10, 0.3)) == total
+
+
+def test_focus_share_trains_most_envs_at_the_scenario_n():
+    """Half the environments run at the scenario's N (4 here), the rest evenly at the other sizes."""
+    cfg = mcia.Config(SHORT).replace({"devices.device_classes": mix_classes(4)})
+    agent = HybridPPO(cfg, seed=2, **{**TINY, "arch": "set", "num_devices": "3-5", "num_envs": 12, "focus_share": 0.5})
+    agent.learn(2 * 12 * 25, progress_bar=False)
+    assert {g.n: g.venv.num_envs for g in agent._groups} == {3: 3, 4: 6, 5: 3}
+    assert all(math.isfinite(r["policy_loss"]) for r in agent.curve[1:])
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, True, "half"])
+def test_focus_share_must_be_a_share(value):
+    with pytest.raises(ValueError, match="focus_share"):
+        _tiny_agent(arch="set", num_devices="3-5", focus_share=value)
+
+
 @pytest.mark.parametrize("critic", ["equivariant", "pooled"])
 def test_set_critics_are_equivariant_and_the_pooled_one_trains_and_reloads(tmp_path, critic):
     """Both critics of arch="set" give each device's part of the value for any N, permuted with the devices;

@@ -87,7 +87,7 @@ import torch.nn.functional as F
 from ..config import Config, ConfigLike, as_config
 from ..spaces import OBS_DEVICE_FIELDS
 from ..vector import MciaVectorEnv
-from .set_policy import PooledCriticNet, SetCriticNet, SetPolicyNet, infer_n, parse_num_devices, split_envs, validation_sizes
+from .set_policy import PooledCriticNet, SetCriticNet, SetPolicyNet, infer_n, parse_num_devices, size_envs, validation_sizes
 
 CHECKPOINT_FILE = "hppo.pt"
 HPARAMS_FILE = "hparams.json"
@@ -159,6 +159,9 @@ class HPPOParams:
     # arch "set": the device counts to train on ("4-20", "4,10,20", an int; None: the scenario's N), a vector
     # env per N with the scenario's other settings and the default device mix (mcia.sweep.mix_classes)
     num_devices: Union[None, int, str, List[int]] = None
+    # arch "set" with several sizes: the share of the training envs (and of the warm start's teacher steps) at
+    # the scenario's own N, the rest split evenly over the other sizes; 0: an even split over all sizes
+    focus_share: float = 0.0
     set_pool: str = "meanmax"  # arch "set": "meanmax" or "mean" (deep sets) or "attention"
     set_rounds: int = 1  # arch "set": rounds of pooling and mixing
     # arch "set": the critic, "equivariant" (deep per-device layers, as the actor) or "pooled" (one
@@ -394,6 +397,8 @@ class HybridPPO:
                 raise ValueError(f"HybridPPO: {name} must be a positive integer, got {v!r}")
         if p.arch not in ("mlp", "set"):
             raise ValueError(f"HybridPPO: arch must be 'mlp' or 'set', got {p.arch!r}")
+        if isinstance(p.focus_share, bool) or not isinstance(p.focus_share, (int, float)) or not 0 <= p.focus_share < 1:
+            raise ValueError(f"HybridPPO: focus_share must be a number in [0, 1), got {p.focus_share!r}")
         if p.set_critic not in ("equivariant", "pooled"):
             raise ValueError(f"HybridPPO: set_critic must be 'equivariant' or 'pooled', got {p.set_critic!r}")
         self.config: Config = as_config(config)
@@ -521,9 +526,13 @@ class HybridPPO:
 
         return apply_param(self.config, "num_devices", n)
 
+    def _size_envs(self) -> List[int]:
+        """Training environments per size of ``self.sizes`` (``focus_share`` of them at the scenario's N)."""
+        return size_envs(self.params.num_envs, self.sizes, self.n, float(self.params.focus_share))
+
     def _make_groups(self) -> List[_Group]:
         p = self.params
-        counts = split_envs(p.num_envs, len(self.sizes))
+        counts = self._size_envs()
         groups, first = [], TRAINING_SEED + 10_000 * self.seed
         for n, b in zip(self.sizes, counts):
             g = _Group(n, self._config_for(n), b, first)
@@ -984,7 +993,7 @@ class HybridPPO:
 
         p, L = self.params, self.l
         slots_ep = self.config["time"]["episode_slots"]
-        counts = split_envs(p.num_envs, len(self.sizes))
+        counts = self._size_envs()
         total = sum(counts)
         out = []
         for gi, (n, envs) in enumerate(zip(self.sizes, counts)):

@@ -188,6 +188,20 @@ def split_envs(total: int, groups: int) -> List[int]:
     return [base + (1 if i < extra else 0) for i in range(groups)]
 
 
+def size_envs(total: int, sizes: Sequence[int], focus: int, focus_share: float) -> List[int]:
+    """Environments per size of ``sizes`` (sorted): with ``focus_share`` > 0 and ``focus`` among the sizes,
+    ``round(focus_share * total)`` of them (at least one, leaving at least one per other size) run at
+    ``focus`` and the rest are split evenly over the other sizes; otherwise an even split."""
+    sizes = list(sizes)
+    if focus_share <= 0 or focus not in sizes or len(sizes) == 1:
+        return split_envs(total, len(sizes))
+    others = len(sizes) - 1
+    total = max(total, len(sizes))
+    at_focus = min(max(1, round(focus_share * total)), total - others)
+    rest = iter(split_envs(total - at_focus, others))
+    return [at_focus if n == focus else next(rest) for n in sizes]
+
+
 def validation_sizes(sizes: Sequence[int], default: int) -> List[int]:
     """The device counts a multi-N agent is validated on: the smallest, the scenario's own N (or the middle
     of the range) and the largest."""
@@ -201,4 +215,4 @@ def infer_n(obs_dim: int, tail: int) -> Tuple[int, int]:
     return divmod(obs_dim - tail, DEVICE_FEATURES)
 
 
-__all__ = ["PooledCriticNet", "SetCriticNet", "SetEncoder", "SetPolicyNet", "infer_n", "parse_num_devices", "split_envs", "validation_sizes"]
+__all__ = ["PooledCriticNet", "SetCriticNet", "SetEncoder", "SetPolicyNet", "infer_n", "parse_num_devices", "size_envs", "split_envs", "validation_sizes"]
