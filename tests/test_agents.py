@@ -356,6 +356,18 @@ def test_focus_share_must_be_a_share(value):
         _tiny_agent(arch="set", num_devices="3-5", focus_share=value)
 
 
+@pytest.mark.parametrize("num_devices", ["6-8", "5", None])
+def test_focus_share_needs_several_sizes_including_the_scenario_n(num_devices):
+    """SHORT has N = 10: a focus share that cannot apply is an error, not a silent even split."""
+    with pytest.raises(ValueError, match="focus_share"):
+        _tiny_agent(arch="set", num_devices=num_devices, focus_share=0.5)
+
+
+def test_focus_share_accepts_numpy_scalars():
+    agent = _tiny_agent(arch="set", num_devices="9-11", focus_share=np.float32(0.5))
+    assert type(agent.params.focus_share) is float and agent._size_envs() == [4, 8, 4]
+
+
 @pytest.mark.parametrize("critic", ["equivariant", "pooled"])
 def test_set_critics_are_equivariant_and_the_pooled_one_trains_and_reloads(tmp_path, critic):
     """Both critics of arch="set" give each device's part of the value for any N, permuted with the devices;

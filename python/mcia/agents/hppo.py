@@ -74,6 +74,7 @@ import dataclasses
 import heapq
 import json
 import math
+import numbers
 import os
 import time
 from dataclasses import dataclass
@@ -397,8 +398,9 @@ class HybridPPO:
                 raise ValueError(f"HybridPPO: {name} must be a positive integer, got {v!r}")
         if p.arch not in ("mlp", "set"):
             raise ValueError(f"HybridPPO: arch must be 'mlp' or 'set', got {p.arch!r}")
-        if isinstance(p.focus_share, bool) or not isinstance(p.focus_share, (int, float)) or not 0 <= p.focus_share < 1:
+        if isinstance(p.focus_share, (bool, np.bool_)) or not isinstance(p.focus_share, numbers.Real) or not 0 <= p.focus_share < 1:
             raise ValueError(f"HybridPPO: focus_share must be a number in [0, 1), got {p.focus_share!r}")
+        p.focus_share = float(p.focus_share)  # a NumPy scalar would not go into hparams.json
         if p.set_critic not in ("equivariant", "pooled"):
             raise ValueError(f"HybridPPO: set_critic must be 'equivariant' or 'pooled', got {p.set_critic!r}")
         self.config: Config = as_config(config)
@@ -415,6 +417,10 @@ class HybridPPO:
         if p.arch == "mlp" and self.sizes != [self.n]:
             raise ValueError(f"HybridPPO: arch 'mlp' is tied to the scenario's N = {self.n}; train on several N "
                              f"({p.num_devices!r}) with arch='set'")
+        if p.focus_share > 0 and (len(self.sizes) == 1 or self.n not in self.sizes):
+            # otherwise it would silently train on an even split (or on one size)
+            raise ValueError(f"HybridPPO: focus_share puts training environments at the scenario's N = {self.n}, which "
+                             f"needs several sizes including it; num_devices gives {self.sizes}")
         with torch.random.fork_rng(devices=[]):  # seeded initial weights, caller's random state untouched
             torch.manual_seed(self.seed)
             if p.arch == "mlp":
