@@ -140,3 +140,18 @@ def test_check_selection_scores_every_final_candidate(tmp_path, short_config_fil
     assert len(rows) == 3 and all(math.isfinite(r["evaluation_return"]) for r in rows)
     assert "kept by re-validation" in capsys.readouterr().out
     _check_agent_dir(out, "hppo")
+
+
+def test_gap_by_device_splits_the_return_gap_exactly(short_config_file, capsys):
+    """examples/gap_by_device.py: the per-device parts of an episode add up to its return, and the table has a
+    row per device and task type."""
+    gap = _recipe("gap_by_device")
+    config = mcia.Config(SHORT)
+    _, rec = gap.play("greedy", config, 3, 7)
+    np.testing.assert_allclose(gap.device_parts(rec).sum(1), rec["reward"].sum(0), rtol=1e-9, atol=1e-9)
+    assert gap.main(["greedy", "--against", "optimizer", "--episodes", "2", "--config", short_config_file]) == 0
+    out = capsys.readouterr().out
+    assert "greedy against optimizer: 2 episodes" in out
+    assert sum(line.startswith("| ") and ("| AS |" in line or "| LS |" in line) for line in out.splitlines()) == 2 * config.num_devices
+    with pytest.raises(SystemExit):
+        gap.main(["greedy", "--episodes", "1"])

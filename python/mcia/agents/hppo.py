@@ -88,6 +88,7 @@ import torch.nn.functional as F
 from ..config import Config, ConfigLike, as_config
 from ..spaces import OBS_DEVICE_FIELDS
 from ..vector import MciaVectorEnv
+from .option_prior import OptionPrior, add_prior_layers, prior_input, with_prior
 from .set_policy import PooledCriticNet, SetCriticNet, SetPolicyNet, infer_n, parse_num_devices, size_envs, validation_sizes
 
 CHECKPOINT_FILE = "hppo.pt"
@@ -168,6 +169,10 @@ class HPPOParams:
     # arch "set": the critic, "equivariant" (deep per-device layers, as the actor) or "pooled" (one
     # per-device layer, then an MLP over the pooled devices: 2.5x cheaper at N = 10)
     set_critic: str = "equivariant"
+    # The actor also sees, per device and (version, cut), the utility that choice would earn with equal shares,
+    # computed from the observation (mcia.agents.option_prior): as extra inputs and, with a learned weight,
+    # added to the (version, cut) logits. The edge tier with the Shannon uplink only.
+    option_prior: bool = False
     norm_obs: bool = True
     norm_reward: bool = True
     obs_clip: float = 10.0
@@ -257,7 +262,7 @@ def _init(layer: nn.Linear, gain: float) -> nn.Linear:
 class PolicyNet(nn.Module):
     """Per-device actor with weights shared across devices and a mean-pooled context (``arch="mlp"``)."""
 
-    def __init__(self, n: int, m: int, l: int, hidden: int, activation: str, device_onehot: bool, tail: int = 3) -> None:
+    def __init__(self, n: int, m: int, l: int, hidden: int, activation: str, device_onehot: bool, tail: int = 3, prior: bool = False) -> None:
         super().__init__()
         self.n, self.m, self.l, self.tail = n, m, l, tail
         self.device_onehot = device_onehot
@@ -270,10 +275,12 @@ class PolicyNet(nn.Module):
         self.mixer = nn.Sequential(_init(nn.Linear(2 * hidden, hidden), g), act())
         self.choice = _init(nn.Linear(hidden, m * (l + 1)), 0.01)
         self.share = _init(nn.Linear(hidden, 4), 0.01)
+        add_prior_layers(self, prior, 2 * m * (l + 1), hidden)
 
-    def forward(self, obs: torch.Tensor, n: Optional[int] = None):
+    def forward(self, obs: torch.Tensor, n: Optional[int] = None, prior: Optional[torch.Tensor] = None):
         """``obs`` (B, 7N + G), normalised. Returns choice logits (B, N, M(L+1)) and Beta parameters
-        (B, N, 2) alpha and beta for bandwidth (index 0) and compute (index 1).
+        (B, N, 2) alpha and beta for bandwidth (index 0) and compute (index 1). ``prior`` (B, N, 2 M(L+1)):
+        the option prior (``mcia.agents.option_prior``) of a network built with ``prior=True``.
 
         The function is that of an MLP on ``[device features, shared entries, one-hot id]`` followed by a
         layer on ``[embedding, mean embedding]``; the parts that are the same for every device of an
@@ -285,11 +292,12 @@ class PolicyNet(nn.Module):
         h = F.linear(dev, w1[:, :_DEV]) + shared.unsqueeze(1)
         if self.device_onehot:
             h = h + w1[:, _DEV + self.tail :].t()  # the one-hot id selects a column: a per-device bias
+        h = h + prior_input(self, prior)
         h = self._act(self.encoder[2](self._act(h)))
         wm, bm = self.mixer[0].weight, self.mixer[0].bias
         ctx = F.linear(h.mean(dim=1), wm[:, self.hidden :], bm)
         z = self._act(F.linear(h, wm[:, : self.hidden]) + ctx.unsqueeze(1))
-        logits = self.choice(z)
+        logits = with_prior(self, self.choice(z), prior)
         ab = F.softplus(self.share(z)) + 1.0
         return logits, ab[..., :2], ab[..., 2:]
 
@@ -401,9 +409,13 @@ class HybridPPO:
         if isinstance(p.focus_share, (bool, np.bool_)) or not isinstance(p.focus_share, numbers.Real) or not 0 <= p.focus_share < 1:
             raise ValueError(f"HybridPPO: focus_share must be a number in [0, 1), got {p.focus_share!r}")
         p.focus_share = float(p.focus_share)  # a NumPy scalar would not go into hparams.json
+        if not isinstance(p.option_prior, (bool, np.bool_)):
+            raise ValueError(f"HybridPPO: option_prior must be True or False, got {p.option_prior!r}")
+        p.option_prior = bool(p.option_prior)
         if p.set_critic not in ("equivariant", "pooled"):
             raise ValueError(f"HybridPPO: set_critic must be 'equivariant' or 'pooled', got {p.set_critic!r}")
         self.config: Config = as_config(config)
+        self._prior: Optional[OptionPrior] = OptionPrior(self.config) if p.option_prior else None
         self.seed = int(seed)
         self.tensorboard_log = tensorboard_log
         self.verbose = verbose
@@ -424,10 +436,10 @@ class HybridPPO:
         with torch.random.fork_rng(devices=[]):  # seeded initial weights, caller's random state untouched
             torch.manual_seed(self.seed)
             if p.arch == "mlp":
-                self.policy: nn.Module = PolicyNet(self.n, self.m, self.l, p.hidden, p.activation, p.device_onehot, self.tail)
+                self.policy: nn.Module = PolicyNet(self.n, self.m, self.l, p.hidden, p.activation, p.device_onehot, self.tail, p.option_prior)
                 self.critic: nn.Module = CriticNet(self.obs_dim, self.n, p.critic_hidden, p.activation)
             else:
-                self.policy = SetPolicyNet(self.m, self.l, self.tail, p.hidden, p.activation, p.set_rounds, p.set_pool)
+                self.policy = SetPolicyNet(self.m, self.l, self.tail, p.hidden, p.activation, p.set_rounds, p.set_pool, p.option_prior)
                 if p.set_critic == "pooled":
                     self.critic = PooledCriticNet(self.tail, p.critic_hidden, p.activation)
                 else:
@@ -483,6 +495,10 @@ class HybridPPO:
         c = self.params.obs_clip
         return ((raw - mean) * inv).clamp_(-c, c)
 
+    def _prior_of(self, raw: torch.Tensor, n: int) -> Optional[torch.Tensor]:
+        """The option prior of raw observations ``(B, 7N + G)``, or None for an agent without it."""
+        return None if self._prior is None else self._prior(raw, n)
+
     def normalize(self, obs: np.ndarray) -> np.ndarray:
         """The observation as the networks see it (normalised and clipped when ``norm_obs``)."""
         obs = np.asarray(obs, np.float32)
@@ -506,7 +522,8 @@ class HybridPPO:
             single = obs.ndim == 1
             x = np.ascontiguousarray(obs.reshape(-1, obs.shape[-1]))
             n = self._n_of(x.shape[1])
-            logits, a, b = self.policy(self._normalize_t(torch.from_numpy(x), n), n)
+            raw = torch.from_numpy(x)
+            logits, a, b = self.policy(self._normalize_t(raw, n), n, self._prior_of(raw, n))
             if deterministic:
                 joint = logits.argmax(-1)
                 w = a / (a + b)
@@ -621,6 +638,8 @@ class HybridPPO:
             "task": torch.zeros((T, B, n)),
             "share": torch.zeros((T, B, n)),
         }
+        if self._prior is not None:
+            g.bufs["prior"] = torch.zeros((T, B, n, self._prior.size))
 
     def _rollout_step(self, g: _Group, t: int, finished: List[float]) -> None:
         """One step of group ``g``'s environments with the stochastic policy, into the buffers at ``t``."""
@@ -631,12 +650,15 @@ class HybridPPO:
         raw = torch.from_numpy(raw_np)
         with torch.inference_mode():
             x = self._normalize_t(raw, n)
-            logits, a, b = self.policy(x, n)
+            prior = self._prior_of(raw, n)
+            logits, a, b = self.policy(x, n, prior)
             joint, w = self._sample(logits, a, b)
             lpc = logits.gather(-1, joint.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, -1)
             lps = _beta_logp_entropy(a, b, w, entropy=False)[0].sum(-1)
             task = (raw[:, 0 : _DEV * n : _DEV] + raw[:, 1 : _DEV * n : _DEV]) > 0
             bufs["obs"][t].copy_(x)
+            if prior is not None:
+                bufs["prior"][t].copy_(prior)
             bufs["val"][t].copy_(self.critic(x, n))
             bufs["joint"][t].copy_(joint)
             bufs["w"][t].copy_(w)
@@ -735,6 +757,8 @@ class HybridPPO:
                     "adv": adv.reshape(rows, n), "ret": (adv + val[:T]).reshape(rows, n), "val": val[:T].reshape(rows, n),
                     "task": bufs["task"].reshape(rows, n), "share": bufs["share"].reshape(rows, n),
                 })
+                if "prior" in bufs:
+                    data[-1]["prior"] = bufs["prior"].reshape(rows, n, -1)
             # ---- update
             stats = self._update(data, credit)
             self.num_timesteps += batch
@@ -922,7 +946,7 @@ class HybridPPO:
                 for d, idx in parts:
                     n = d["n"]
                     x = d["obs"][idx]
-                    logits, a, b = self.policy(x, n)
+                    logits, a, b = self.policy(x, n, d["prior"][idx] if "prior" in d else None)
                     lpc, lps, ent_c, ent_w = self._logp_entropy(logits, a, b, d["joint"][idx], d["w"][idx])
                     tm, sm = d["task"][idx], d["share"][idx]
                     for key, logr, adv, mask in (("c", lpc - d["lpc"][idx], d["adv_c"][idx], tm), ("s", lps - d["lps"][idx], d["adv_s"][idx], sm)):
@@ -1058,6 +1082,8 @@ class HybridPPO:
             data.append({"n": n, "obs": torch.from_numpy(self.normalize(x)), "joint": torch.from_numpy(np.concatenate(joints)).long(),
                          "w": torch.from_numpy(np.concatenate(ws)).float(), "task": torch.from_numpy(np.concatenate(tasks)).float(),
                          "offl": torch.from_numpy(np.concatenate(offl)).float(), "ret": torch.from_numpy(ret.reshape(-1, n)).float()})
+            if self._prior is not None:
+                data[-1]["prior"] = self._prior(torch.from_numpy(x), n)
         params = list(self.policy.parameters()) + list(self.critic.parameters())
         opt = torch.optim.Adam(params, lr=p.learning_rate if p.teacher_lr is None else p.teacher_lr)
         losses: Dict[str, float] = {}
@@ -1068,7 +1094,7 @@ class HybridPPO:
                     rows = 0
                     for d, idx in parts:
                         n = d["n"]
-                        logits, a_, b_ = self.policy(d["obs"][idx], n)
+                        logits, a_, b_ = self.policy(d["obs"][idx], n, d["prior"][idx] if "prior" in d else None)
                         logsm = torch.log_softmax(logits, -1)
                         tm, om = d["task"][idx], d["offl"][idx]
                         ce_sum = ce_sum - (logsm.gather(-1, d["joint"][idx].unsqueeze(-1)).squeeze(-1) * tm).sum()
@@ -1194,6 +1220,7 @@ class HybridPPO:
         e.g. ``num_envs`` to continue training with another batch)."""
         with open(os.path.join(path, HPARAMS_FILE), encoding="utf-8") as f:
             params = json.load(f)
+        params.setdefault("option_prior", False)  # checkpoints from before the option prior have none
         params.update(overrides)
         known = {f.name for f in dataclasses.fields(HPPOParams)}
         state = torch.load(os.path.join(path, CHECKPOINT_FILE), map_location="cpu", weights_only=False)

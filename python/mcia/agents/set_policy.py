@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import List, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-DEVICE_FEATURES = 7
+from .option_prior import DEVICE_FEATURES, add_prior_layers, prior_input, with_prior
 
 
 def _act_fn(name: str):
@@ -47,20 +47,21 @@ def _linear(i: int, o: int, gain: float, bias: bool = True) -> nn.Linear:
     return layer
 
 
-def _first_layer(net: nn.Module, x: torch.Tensor, n: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The per-device first layer shared by the set networks: ``(act(dev_in x_n + tail_in g), g)`` with
-    ``g`` the shared entries and ``N / 10``. ``g`` enters every device's first layer, so its product is
-    computed once per observation and broadcast."""
+def _first_layer(net: nn.Module, x: torch.Tensor, n: int, extra=0.0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The per-device first layer shared by the set networks: ``(act(dev_in x_n + tail_in g + extra), g)``
+    with ``g`` the shared entries and ``N / 10`` (``extra``: the option prior's part, if any). ``g`` enters
+    every device's first layer, so its product is computed once per observation and broadcast."""
     b = x.shape[0]
     dev = x[:, : DEVICE_FEATURES * n].reshape(b, n, DEVICE_FEATURES)
     glob = torch.cat([x[:, DEVICE_FEATURES * n :], x.new_full((b, 1), n / 10.0)], dim=1)
-    return net.act(net.dev_in(dev) + net.tail_in(glob).unsqueeze(1)), glob
+    return net.act(net.dev_in(dev) + net.tail_in(glob).unsqueeze(1) + extra), glob
 
 
 class SetEncoder(nn.Module):
     """Per-device embeddings ``(B, N, hidden)`` of a batch of normalised observations ``(B, 7N + G)``."""
 
-    def __init__(self, tail: int, hidden: int, activation: str, rounds: int = 1, pool: str = "meanmax", heads: int = 4) -> None:
+    def __init__(self, tail: int, hidden: int, activation: str, rounds: int = 1, pool: str = "meanmax", heads: int = 4,
+                 prior_size: int = 0) -> None:
         super().__init__()
         if pool not in ("meanmax", "mean", "attention"):
             raise ValueError(f"set pool must be 'meanmax', 'mean' or 'attention', got {pool!r}")
@@ -70,6 +71,7 @@ class SetEncoder(nn.Module):
         self.dev_in = _linear(DEVICE_FEATURES, hidden, g)
         self.tail_in = _linear(tail + 1, hidden, g, bias=False)  # shared entries and N / 10
         self.enc2 = _linear(hidden, hidden, g)
+        add_prior_layers(self, prior_size > 0, prior_size, hidden)
         pooled = 2 * hidden if pool != "mean" else hidden
         self.mix_self = nn.ModuleList([_linear(hidden, hidden, g) for _ in range(rounds)])
         self.mix_ctx = nn.ModuleList([_linear(pooled + 1, hidden, g, bias=False) for _ in range(rounds)])
@@ -79,9 +81,9 @@ class SetEncoder(nn.Module):
             self.qkv = nn.ModuleList([_linear(hidden, 3 * hidden, 1.0) for _ in range(rounds)])
             self.att_out = nn.ModuleList([_linear(hidden, hidden, 1.0) for _ in range(rounds)])
 
-    def forward(self, x: torch.Tensor, n: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, n: int, prior: Optional[torch.Tensor] = None) -> torch.Tensor:
         b = x.shape[0]
-        h, glob = _first_layer(self, x, n)
+        h, glob = _first_layer(self, x, n, prior_input(self, prior))
         size = glob[:, -1:]
         h = self.act(self.enc2(h))
         for r in range(len(self.mix_self)):
@@ -99,17 +101,20 @@ class SetPolicyNet(nn.Module):
     """Actor: per-device (version, cut) logits ``(B, N, M (L + 1))`` and Beta parameters ``(B, N, 2)``
     (alpha, beta) for the bandwidth (index 0) and compute (index 1) weights, for any N."""
 
-    def __init__(self, m: int, l: int, tail: int, hidden: int, activation: str, rounds: int = 1, pool: str = "meanmax") -> None:
+    def __init__(self, m: int, l: int, tail: int, hidden: int, activation: str, rounds: int = 1, pool: str = "meanmax",
+                 prior: bool = False) -> None:
         super().__init__()
         self.m, self.l = m, l
-        self.body = SetEncoder(tail, hidden, activation, rounds, pool)
+        self.body = SetEncoder(tail, hidden, activation, rounds, pool, prior_size=2 * m * (l + 1) if prior else 0)
         self.choice = _linear(hidden, m * (l + 1), 0.01)
         self.share = _linear(hidden, 4, 0.01)
 
-    def forward(self, x: torch.Tensor, n: int):
-        z = self.body(x, n)
+    def forward(self, x: torch.Tensor, n: int, prior: Optional[torch.Tensor] = None):
+        """Logits and Beta parameters of normalised observations ``x`` (``prior``: the option prior
+        ``(B, N, 2 M (L + 1))`` of an actor built with ``prior=True``, see ``mcia.agents.option_prior``)."""
+        z = self.body(x, n, prior)
         ab = F.softplus(self.share(z)) + 1.0
-        return self.choice(z), ab[..., :2], ab[..., 2:]
+        return with_prior(self.body, self.choice(z), prior), ab[..., :2], ab[..., 2:]
 
 
 class SetCriticNet(nn.Module):
