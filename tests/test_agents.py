@@ -218,6 +218,25 @@ def _run_train(argv):
     return args.func(args)
 
 
+def test_train_takes_the_number_of_environments_from_envs_or_num_envs_once(tmp_path):
+    """``--hparam num_envs=N`` is HybridPPO's ``--envs N``: either works, and two different values are an
+    error naming both (it used to end in a TypeError about a repeated keyword)."""
+    from mcia.train import train
+
+    tiny = dict(n_steps=25, minibatch_size=200, eval_every=0, teacher_steps=0, final_candidates=1)
+    train("hppo", timesteps=200, out=str(tmp_path / "a"), config=SHORT, evaluate=False, progress=False, tensorboard=False,
+          hparams=dict(tiny, num_envs=8))
+    with open(os.path.join(tmp_path, "a", "hparams.json"), encoding="utf-8") as f:
+        assert json.load(f)["num_envs"] == 8
+    with pytest.raises(ValueError, match="given twice"):
+        train("hppo", timesteps=200, envs=16, out=str(tmp_path / "b"), config=SHORT, evaluate=False, progress=False,
+              tensorboard=False, hparams=dict(tiny, num_envs=8))
+    for bad in (0, -3, True, 2.5):
+        with pytest.raises(ValueError, match="positive integer"):
+            train("hppo", timesteps=200, out=str(tmp_path / "c"), config=SHORT, evaluate=False, progress=False,
+                  tensorboard=False, hparams=dict(tiny, num_envs=bad))
+
+
 def test_train_command_writes_everything_and_evaluates(tmp_path, capsys):
     cfg = tmp_path / "short.json"
     cfg.write_text(json.dumps(SHORT))

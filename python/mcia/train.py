@@ -96,6 +96,15 @@ def train(
         raise ValueError(f"unknown algo {algo!r}; choose one of {list(ALGOS)}")
     cfg = as_config(config)
     timesteps = int(timesteps or DEFAULT_TIMESTEPS[algo])
+    hparams = dict(hparams or {})
+    if algo == "hppo" and "num_envs" in hparams:
+        # HybridPPO's num_envs is what --envs sets: take it from either place, once
+        given = hparams.pop("num_envs")
+        if envs is not None and given != envs:
+            raise ValueError(f"the number of environments is given twice ({envs} and num_envs={given!r}): give --envs or --hparam num_envs, not both")
+        envs = given
+    if isinstance(envs, bool) or (envs is not None and (not isinstance(envs, int) or envs < 1)):
+        raise ValueError(f"the number of environments must be a positive integer, got {envs!r}")
     envs = int(envs or DEFAULT_ENVS[algo])
     out = out or os.path.join("runs", f"{algo}-seed{seed}")
     os.makedirs(out, exist_ok=True)
