@@ -75,16 +75,17 @@ def main(argv=None) -> int:
     print("| device | class | type | return part, difference (95% CI) | deadline missed | mean latency s | offloads | slots with a queue |")
     print("|---|---|---|---|---|---|---|---|")
     classes = config["devices"]["device_classes"]
+    units = mcia.MciaVectorEnv(1, config, num_threads=1, info=False).num_units  # cut L: the device runs it all
+    tasks = [np.maximum((r["task_type"] > 0).sum(-1), 1) for r in (a, b)]  # K_t per slot and episode
     for n, cls in enumerate(classes):
         for code, label in TYPES:
             parts = []
             stats = []
-            for r in (a, b):
+            for r, k in zip((a, b), tasks):
                 m = r["task_type"][:, :, n] == code
-                k = np.maximum((r["task_type"] > 0).sum(-1), 1)
                 parts.append((np.where(m, np.nan_to_num(r["utility"][:, :, n]), 0.0) / k).sum(0))
                 stats.append((1.0 - r["deadline_met"][:, :, n][m].mean(), r["latency"][:, :, n][m].mean(),
-                              (r["partition"][:, :, n][m] < _units(config)).mean(), (r["backlog_s"][:, :, n][m] > 0).mean()))
+                              (r["partition"][:, :, n][m] < units).mean(), (r["backlog_s"][:, :, n][m] > 0).mean()))
             dd = parts[0] - parts[1]
             lo, hi = dd.mean() - half * dd.std(ddof=1), dd.mean() + half * dd.std(ddof=1)
             (ma, la, oa, qa), (mb, lb, ob, qb) = stats
@@ -93,10 +94,6 @@ def main(argv=None) -> int:
     print(f"\n(pairs are {name_a} / {name_b}.) Slots with work queued on the edge: {(a['edge_backlog_s'] > 0).mean():.3f} / "
           f"{(b['edge_backlog_s'] > 0).mean():.3f}; on any device: {(a['backlog_s'] > 0).mean():.3f} / {(b['backlog_s'] > 0).mean():.3f}")
     return 0
-
-
-def _units(config: mcia.Config) -> int:
-    return mcia.MciaVectorEnv(1, config, num_threads=1, info=False).num_units
 
 
 if __name__ == "__main__":

@@ -111,11 +111,11 @@ def train(
     tb = os.path.join(out, "tb") if tensorboard and _has_tensorboard() else None
     start = time.perf_counter()
     if algo == "hppo":
-        curve = _train_hppo(cfg, timesteps, envs, seed, out, time_limit_s, progress, verbose, tb, hparams or {})
+        curve = _train_hppo(cfg, timesteps, envs, seed, out, time_limit_s, progress, verbose, tb, hparams)
     elif algo == "sb3-ppo":
-        curve = _train_sb3(cfg, timesteps, envs, seed, out, time_limit_s, progress, verbose, tb, hparams or {})
+        curve = _train_sb3(cfg, timesteps, envs, seed, out, time_limit_s, progress, verbose, tb, hparams)
     else:
-        curve = _train_rllib(cfg, timesteps, envs, seed, out, time_limit_s, verbose, hparams or {}, rllib_address)
+        curve = _train_rllib(cfg, timesteps, envs, seed, out, time_limit_s, verbose, hparams, rllib_address)
     wall = time.perf_counter() - start
     cfg.save(os.path.join(out, "config.json"))
     files = [os.path.join(out, "config.json")]

@@ -88,7 +88,7 @@ import torch.nn.functional as F
 from ..config import Config, ConfigLike, as_config
 from ..spaces import OBS_DEVICE_FIELDS
 from ..vector import MciaVectorEnv
-from .option_prior import OptionPrior, add_prior_layers, prior_input, with_prior
+from .option_prior import OptionPrior, add_prior_layers, prior_input, prior_size, with_prior
 from .set_policy import PooledCriticNet, SetCriticNet, SetPolicyNet, infer_n, parse_num_devices, size_envs, validation_sizes
 
 CHECKPOINT_FILE = "hppo.pt"
@@ -276,7 +276,7 @@ class PolicyNet(nn.Module):
         self.mixer = nn.Sequential(_init(nn.Linear(2 * hidden, hidden), g), act())
         self.choice = _init(nn.Linear(hidden, m * (l + 1)), 0.01)
         self.share = _init(nn.Linear(hidden, 4), 0.01)
-        add_prior_layers(self, prior, 2 * m * (l + 1), hidden)
+        add_prior_layers(self, prior, prior_size(m, l), hidden)
 
     def forward(self, obs: torch.Tensor, n: Optional[int] = None, prior: Optional[torch.Tensor] = None):
         """``obs`` (B, 7N + G), normalised. Returns choice logits (B, N, M(L+1)) and Beta parameters

@@ -69,7 +69,7 @@ class OptionPrior:
         f32 = torch.float32  # float32 keeps the rollouts' cost down; the estimates need no more
         self.m, self.l = ref.m, ref.l
         self.options = ref.m * (ref.l + 1)
-        self.size = 2 * self.options
+        self.size = prior_size(ref.m, ref.l)
         self.slot_s = float(cfg["time"]["slot_s"])
         self.bandwidth_hz = float(cfg["radio"]["bandwidth_hz"])
         self.edge_peak = float(ref.edge_peak_flops)
@@ -125,6 +125,11 @@ class OptionPrior:
         return out.masked_fill(~has.reshape(b, n, 1), 0.0)
 
 
+def prior_size(m: int, l: int) -> int:
+    """Values per device of the prior of M versions with L units: ``u_hat`` and ``need`` for each option."""
+    return 2 * m * (l + 1)
+
+
 def add_prior_layers(net: nn.Module, on: bool, size: int, hidden: int) -> None:
     """Gives an actor the prior's two entries (or ``None`` when ``on`` is false): ``prior_in``, a linear map
     of a device's ``size`` prior values into its first hidden layer, and ``prior_gain``, the weight of the
@@ -157,4 +162,4 @@ def with_prior(net: nn.Module, logits: torch.Tensor, prior: Optional[torch.Tenso
     return logits + net.prior_gain * prior[..., : logits.shape[-1]]  # the u_hat part
 
 
-__all__ = ["OptionPrior", "add_prior_layers", "check_supported", "prior_input", "with_prior"]
+__all__ = ["OptionPrior", "add_prior_layers", "check_supported", "prior_input", "prior_size", "with_prior"]

@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .option_prior import DEVICE_FEATURES, add_prior_layers, prior_input, with_prior
+from .option_prior import DEVICE_FEATURES, add_prior_layers, prior_input, prior_size, with_prior
 
 
 def _act_fn(name: str):
@@ -105,7 +105,7 @@ class SetPolicyNet(nn.Module):
                  prior: bool = False) -> None:
         super().__init__()
         self.m, self.l = m, l
-        self.body = SetEncoder(tail, hidden, activation, rounds, pool, prior_size=2 * m * (l + 1) if prior else 0)
+        self.body = SetEncoder(tail, hidden, activation, rounds, pool, prior_size=prior_size(m, l) if prior else 0)
         self.choice = _linear(hidden, m * (l + 1), 0.01)
         self.share = _linear(hidden, 4, 0.01)
 
