@@ -155,3 +155,19 @@ def test_gap_by_device_splits_the_return_gap_exactly(short_config_file, capsys):
     assert sum(line.startswith("| ") and ("| AS |" in line or "| LS |" in line) for line in out.splitlines()) == 2 * config.num_devices
     with pytest.raises(SystemExit):
         gap.main(["greedy", "--episodes", "1"])
+
+
+def test_headroom_searches_above_the_optimizer(short_config_file, capsys):
+    """examples/headroom.py: the search and queue relief never do worse than the optimizer on any slot's
+    objective, and the table has a row per policy."""
+    head = _recipe("headroom")
+    assert head.main(["--episodes", "2", "--rounds", "1", "--samples", "4", "--decisions", "--config", short_config_file,
+                      "--baselines", "greedy"]) == 0
+    out = capsys.readouterr().out
+    for row in ("| optimizer |", "| greedy |", "| optimizer+relief |", "| optimizer + search |"):
+        assert row in out
+    polish = head.SharePolish(mcia.Config(SHORT), rounds=1, samples=4, decisions=True)
+    head.play(lambda venv, obs: polish(venv), mcia.Config(SHORT), 2, 3)
+    assert min(g.min() for g in polish.gain) >= 0.0
+    with pytest.raises(SystemExit):
+        head.main(["--episodes", "1"])

@@ -392,10 +392,15 @@ class HybridPPO:
         if p.lr_schedule not in ("linear", "constant"):
             raise ValueError(f"HybridPPO: lr_schedule must be 'linear' or 'constant', got {p.lr_schedule!r}")
         if p.teacher:
-            from ..policies import NAMES
+            from ..queue_relief import QueueRelief, teacher_names
 
-            if p.teacher not in NAMES:
-                raise ValueError(f"HybridPPO: teacher must be a built-in policy {list(NAMES)} or '', got {p.teacher!r}")
+            if p.teacher not in teacher_names():
+                raise ValueError(f"HybridPPO: teacher must be one of {list(teacher_names())} or '', got {p.teacher!r}")
+            if p.teacher == QueueRelief.name:
+                try:
+                    QueueRelief(config)
+                except ValueError as e:
+                    raise ValueError(f"HybridPPO: teacher {p.teacher!r}: {e}") from None
         if int(p.teacher_rounds) < 1:
             raise ValueError(f"HybridPPO: teacher_rounds must be at least 1, got {p.teacher_rounds!r}")
         if p.teacher_lr is not None and (isinstance(p.teacher_lr, bool) or not isinstance(p.teacher_lr, (int, float))
@@ -1020,7 +1025,7 @@ class HybridPPO:
     def _teacher_episodes(self, teacher: str, steps: int, round_: int) -> List[Tuple]:
         """``steps`` environment steps labelled by ``teacher`` per device count. Round 0 follows the
         teacher; later rounds follow the agent's sampled policy (DAgger) on fresh training seeds."""
-        from ..policies import RustPolicy
+        from ..queue_relief import teacher_policy
 
         p, L = self.params, self.l
         slots_ep = self.config["time"]["episode_slots"]
@@ -1034,7 +1039,7 @@ class HybridPPO:
             slots = max(1, steps_g // b)
             # The teacher's search dominates this loop; it runs on the env's pool (results do not depend on it).
             venv = MciaVectorEnv(b, cfg, num_threads=max(p.env_threads, p.torch_threads), info=True, copy=False)
-            policy = RustPolicy(teacher, cfg)
+            policy = teacher_policy(teacher, cfg)
             obs, _ = venv.reset(seed=TRAINING_SEED + 10_000 * self.seed + 5_000 + 100 * gi + 1_000 * round_)
             xs, joints, ws, tasks, offl, rews = [], [], [], [], [], []
             for _ in range(slots):

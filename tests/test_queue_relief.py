@@ -1,0 +1,102 @@
+"""Queue relief (``mcia.queue_relief``): its objective is the simulator's, it only ever improves on the
+optimizer's objective, with one change of a device the optimizer leaves with work queued, and it works as a
+teacher of HybridPPO."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import mcia
+from mcia.policies import RustPolicy
+from mcia.queue_relief import QueueRelief, SlotObjective, teacher_names, teacher_policy
+from mcia.reference import state_from_snapshots
+
+SLOTS = 40
+
+
+def _drive(policy, config, envs=12, seed=1_000_000):
+    """Yields ``(venv, state, optimizer action, policy action)`` for each slot of an episode driven by ``policy``."""
+    venv = mcia.MciaVectorEnv(envs, config, num_threads=1, info=True, copy=True)
+    venv.reset(seed=seed)
+    opt = RustPolicy("optimizer", config)
+    for _ in range(SLOTS):
+        state = state_from_snapshots(json.loads(venv.snapshot()))
+        base = {k: np.array(v, copy=True) for k, v in opt(venv).items()}
+        act = {k: np.array(v, copy=True) for k, v in policy(venv).items()}
+        yield venv, state, base, act
+        venv.step(act)
+
+
+def test_objective_is_the_simulators_utility():
+    """The objective's utility part is what the environment pays: with both queue costs at 0, the value of
+    the action stepped is the step's reward times the number of devices with a task."""
+    config = mcia.Config()
+    obj = SlotObjective(config)
+    obj.backlog_cost = obj.mean_alpha = 0.0
+    relief = QueueRelief(config)
+    checked = 0
+    for venv, state, _, act in _drive(relief, config):
+        value, _ = obj(state, act["version"].astype(np.int64), act["partition"].astype(np.int64), obj.log_weights(act))
+        snap = venv.snapshot()
+        _, reward, _, _, info = venv.step(act)
+        venv.restore(snap)
+        k = (np.asarray(info["task_type"]) > 0).sum(1)
+        np.testing.assert_allclose(value, reward * k, rtol=1e-9, atol=1e-9)
+        checked += 1
+    assert checked == SLOTS
+
+
+def test_relief_improves_on_the_optimizer_with_one_change_of_a_queued_device():
+    config = mcia.Config()
+    relief = QueueRelief(config)
+    obj = relief.objective
+    changed = 0
+    for _, state, base, act in _drive(relief, config):
+        vb, pb = base["version"].astype(np.int64), base["partition"].astype(np.int64)
+        va, pa = act["version"].astype(np.int64), act["partition"].astype(np.int64)
+        before, queued = obj(state, vb, pb, obj.log_weights(base))
+        after, _ = obj(state, va, pa, obj.log_weights(act))
+        assert np.all(after >= before - 1e-9)
+        has = state["task"] > 0
+        diff = has & ((va != vb) | (pa != pb))
+        assert np.all(diff.sum(1) <= 1)
+        assert np.all(queued[diff] > 0), "only a device the optimizer leaves with work queued may change"
+        # Where nothing changed, the action is the optimizer's.
+        same = ~diff.any(1)
+        for key in ("version", "partition", "bandwidth", "compute"):
+            np.testing.assert_array_equal(act[key][same], base[key][same])
+        changed += int(diff.sum())
+    assert changed == relief.relieved
+    assert changed > 0, "over 12 x 40 slots of the default scenario the Pi Zeros leave work queued"
+
+
+def test_relief_is_deterministic_and_rejects_what_it_cannot_model():
+    config = mcia.Config()
+    a = [act for *_, act in _drive(QueueRelief(config), config, envs=4)]
+    b = [act for *_, act in _drive(QueueRelief(config), config, envs=4)]
+    for x, y in zip(a, b):
+        for key in x:
+            np.testing.assert_array_equal(x[key], y[key])
+    with pytest.raises(ValueError, match="queue relief"):
+        QueueRelief({"cloud": {"enabled": True}})
+    assert "optimizer+relief" in teacher_names() and "optimizer" in teacher_names()
+    assert isinstance(teacher_policy("greedy", config), RustPolicy)
+
+
+def test_hybrid_ppo_imitates_queue_relief():
+    pytest.importorskip("torch")
+    from mcia.agents import HybridPPO
+
+    short = {"time": {"episode_slots": 20}}
+    agent = HybridPPO(short, teacher="optimizer+relief", num_envs=8, n_steps=20, minibatch_size=160, n_epochs=1,
+                      eval_every=1, eval_episodes=2, teacher_steps=320, teacher_epochs=2, teacher_rounds=2,
+                      final_candidates=1, final_episodes=2)
+    agent.learn(320)
+    assert agent.num_timesteps >= 320
+    with pytest.raises(ValueError, match="optimizer\\+relief"):
+        HybridPPO({"cloud": {"enabled": True}}, teacher="optimizer+relief")
+    with pytest.raises(ValueError, match="teacher must be one of"):
+        HybridPPO(short, teacher="optimizer+plus")
