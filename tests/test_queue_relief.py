@@ -100,3 +100,15 @@ def test_hybrid_ppo_imitates_queue_relief():
         HybridPPO({"cloud": {"enabled": True}}, teacher="optimizer+relief")
     with pytest.raises(ValueError, match="teacher must be one of"):
         HybridPPO(short, teacher="optimizer+plus")
+
+
+def test_evaluate_accepts_optimizer_plus_relief():
+    from mcia.evaluation import evaluate
+
+    short = mcia.Config({"time": {"episode_slots": 20}})
+    res = evaluate("optimizer+relief", short, episodes=2, seed=1_000_000, scores=False)
+    ref = evaluate("optimizer", short, episodes=2, seed=1_000_000, scores=False)
+    assert res.policy == "optimizer+relief"
+    assert np.all(np.isfinite(res.episode_returns)) and res.episode_returns.shape == ref.episode_returns.shape
+    with pytest.raises(ValueError, match="optimizer\\+relief"):
+        evaluate("optimizer+plus", short, episodes=2)

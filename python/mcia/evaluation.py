@@ -124,12 +124,17 @@ def resolve_policy(policy: PolicyLike, config: Config, seed: int = 0):
         if policy in NAMES:
             rp = RustPolicy(policy, config, seed=seed)
             return policy, lambda venv, obs: rp(venv)
+        if policy == "optimizer+relief":
+            from .queue_relief import QueueRelief  # the optimizer plus queue relief (NumPy, edge tier only)
+
+            relief = QueueRelief(config)
+            return relief.name, lambda venv, obs: relief(venv)
         if os.path.isdir(policy):
             from .agents import load_agent  # trained agents (mcia train)
 
             agent = load_agent(policy)
             return os.path.basename(os.path.normpath(policy)), lambda venv, obs: agent.act(obs, deterministic=True)
-        raise ValueError(f"unknown policy {policy!r}: not a built-in policy {list(NAMES)} nor a checkpoint directory")
+        raise ValueError(f"unknown policy {policy!r}: not a built-in policy {list(NAMES)}, 'optimizer+relief' nor a checkpoint directory")
     if callable(policy):
         name = str(getattr(policy, "name", None) or getattr(policy, "__name__", None) or type(policy).__name__)
         return name, lambda venv, obs: _checked_batch(name, policy(obs), venv)
@@ -190,7 +195,8 @@ def evaluate(
     """Evaluates ``policy`` on ``episodes`` full episodes, episode i on seed ``seed + i``.
 
     Args:
-        policy: a built-in policy name (``mcia.policies.NAMES``), a :class:`RustPolicy`, a callable mapping
+        policy: a built-in policy name (``mcia.policies.NAMES``) or ``"optimizer+relief"``
+            (:class:`mcia.queue_relief.QueueRelief`), a :class:`RustPolicy`, a callable mapping
             a batch of observations ``(B, 7N + 3)`` to a Dict action of ``(B, N)`` arrays, or a checkpoint
             directory written by ``mcia train``.
         config: the scenario.

@@ -10,9 +10,10 @@ the edge) without the floor, and makes the best single change per environment wh
 objective. Candidates are evaluated exactly by the NumPy reference model
 (:class:`mcia.reference.ReferenceModel`) on the state the environment is in (read with ``snapshot()``).
 
-On the default scenario this helps in about 1% of slots and is worth +0.4 return over the optimizer
-(`python examples/headroom.py`), which is also a lower bound on what a policy that plans for the queues
-can gain over the myopic optimizer.
+On the default scenario it changes the optimizer's decision in under 1% of slots (on 16 validation
+episodes: 12 changes in 1,600 slots, all for the two Pi Zeros) and gains +0.18 return on the evaluation seeds and +0.39 on 16 validation episodes
+(`python examples/headroom.py`): a lower bound on what a policy that plans for the queues can gain over
+the myopic optimizer there.
 """
 
 from __future__ import annotations
