@@ -148,6 +148,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.episodes < 2:
         ap.error("--episodes must be at least 2 (the interval needs two)")
+    if args.rounds < 1 or args.samples < 0:
+        ap.error("--rounds must be at least 1 and --samples at least 0")
     config = mcia.Config(args.config)
     polish = SharePolish(config, rounds=args.rounds, samples=args.samples, decisions=args.decisions)
     rows = {}

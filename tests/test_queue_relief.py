@@ -82,6 +82,11 @@ def test_relief_is_deterministic_and_rejects_what_it_cannot_model():
             np.testing.assert_array_equal(x[key], y[key])
     with pytest.raises(ValueError, match="queue relief"):
         QueueRelief({"cloud": {"enabled": True}})
+    # The optimizer acts on the env's own scenario, so a policy built for another one must refuse it.
+    other = mcia.MciaVectorEnv(2, config.replace({"radio.bandwidth_hz": 1e6}), num_threads=1)
+    other.reset(seed=0)
+    with pytest.raises(ValueError, match="another scenario"):
+        QueueRelief(config)(other)
     assert "optimizer+relief" in teacher_names() and "optimizer" in teacher_names()
     assert isinstance(teacher_policy("greedy", config), RustPolicy)
 

@@ -96,8 +96,14 @@ class QueueRelief:
         self.objective = SlotObjective(self.config)
         self.optimizer = RustPolicy("optimizer", self.config)
         self.relieved = 0
+        self._checked = None   # the last vector env config found equal to ours
 
     def __call__(self, venv) -> Dict[str, np.ndarray]:
+        # The optimizer decides on the env's own scenario; the objective must model that same scenario.
+        if venv.config is not self._checked:
+            if venv.config.to_dict() != self.config.to_dict():
+                raise ValueError(f"{self.name}: the vector env runs another scenario than the one this policy was built for")
+            self._checked = venv.config
         base = {k: np.array(v, copy=True) for k, v in self.optimizer(venv).items()}
         state = state_from_snapshots(json.loads(venv.snapshot()))
         obj, model = self.objective, self.objective.model
