@@ -3,21 +3,22 @@
     python examples/headroom.py                    # 16 validation episodes, default scenario
     python examples/headroom.py --seed 0 --episodes 20 --baselines static   # on the evaluation seeds
 
-The optimizer (SPEC section 7) chooses the bandwidth and compute shares by minimising the summed latency
-term ``sum_n (1 - w_n) / tau_n * T_n``, a convex problem, and only its (version, cut) step sees the true
-utility. The utility also charges ``deadline_penalty`` for every task past its deadline, a step the convex
-share problem does not see: shares that save a task from missing its deadline, or that stop spending on a
-task that misses it anyway, can score higher in the slot than the optimizer's.
+The optimizer (SPEC section 7) starts from greedy and alternates a share step (a convex proxy of the
+latency term ``sum_n (1 - w_n) / tau_n * T_n``, which has no deadline step, then single weights scaled by
+1/4 .. 4) with a (version, cut) step per device, for at most 3 rounds, and accepts a change only when its
+search objective improves and the slot's utility stays at or above greedy's. None of this is exhaustive.
 
-This script keeps the optimizer's (version, cut) for every device and searches the shares on the slot's
-true objective (the optimizer's own: summed utility minus the cost of the work left queued on the devices and
-on the edge), starting from the optimizer's weights: each round tries every offloading device's weights
-scaled by 1/8 .. 8 and random log-normal perturbations of all of them, evaluates every candidate exactly with
-the NumPy reference model (:class:`mcia.reference.ReferenceModel`, the simulator's independent twin) on the
-state the environment is in, and keeps the best. It then steps the real environment with the result. Both
-policies play the same episodes (paired), so the difference of returns measures how much a better slot
-decision is worth: a lower bound on the headroom above the optimizer that any policy, learned or not, has on
-the scenario. Nothing here trains or tunes an agent; the default seeds are the validation seeds.
+This script plays the optimizer and, in every slot, searches further on the same objective (summed utility
+minus the cost of the work left queued on the devices and on the edge, :class:`mcia.queue_relief.SlotObjective`),
+without the floor, starting from the optimizer's decision. Each round tries, with ``--decisions``, every
+single-device change of (version, cut), then every offloading device's weights scaled by 1/8 .. 8 and
+``--samples`` random log-normal perturbations of all of them; every candidate is evaluated with the NumPy
+reference model (:class:`mcia.reference.ReferenceModel`, the simulator's independent twin) on the state the
+environment is in, and the best is kept. It then steps the real environment with the result. Beside it plays
+``optimizer+relief`` (:class:`mcia.queue_relief.QueueRelief`: only the floor-free change of a device left with
+work queued). All policies play the same episodes (paired), so the difference of returns measures how much a
+better slot decision is worth: a lower bound on the headroom above the optimizer that any policy, learned or
+not, has on the scenario. Nothing here trains or tunes an agent; the default seeds are the validation seeds.
 """
 
 from __future__ import annotations
@@ -53,18 +54,21 @@ class SharePolish:
         self.slot = SlotObjective(config, seed=seed)
         self.model = self.slot.model
         self.optimizer = RustPolicy("optimizer", config)
+        self.greedy = RustPolicy("greedy", config)
         self.rounds, self.samples, self.sigma, self.decisions = rounds, samples, sigma, decisions
         self.rng = np.random.default_rng(seed)
         self.eps = self.slot.eps
         self.c = 0
         self.gain = []   # per slot: best objective minus the optimizer's, per env (summed utility units)
 
-    def objective(self, state: dict, version: np.ndarray, partition: np.ndarray, logw: np.ndarray) -> np.ndarray:
+    def objective(self, state: dict, version: np.ndarray, partition: np.ndarray, logw: np.ndarray,
+                  edge_cost: np.ndarray) -> np.ndarray:
         """The optimizer's search objective (:class:`mcia.queue_relief.SlotObjective`) of candidates
         ``(E, C, ...)`` on the states ``state`` (E rows). Returns ``(E, C)``."""
         e, c, n = version.shape
         rows = np.repeat(np.arange(e), c)
-        value, _ = self.slot(state, version.reshape(e * c, n), partition.reshape(e * c, n), logw.reshape(e * c, n, 2), rows=rows)
+        value, _ = self.slot(state, version.reshape(e * c, n), partition.reshape(e * c, n), logw.reshape(e * c, n, 2),
+                             edge_cost, rows=rows)
         return value.reshape(e, c)
 
     def _keep(self, obj, best, cands):
@@ -77,7 +81,7 @@ class SharePolish:
 
     def _decision_candidates(self, version, partition, logw, task):
         """Every single-device change of (version, cut), the others kept: ``(E, C, N)`` and ``(E, C, N, 2)``.
-        A device that starts to offload bids the median weights of the offloading devices."""
+        A device that starts to offload bids the mean weights of the offloading devices, as in the optimizer."""
         e, n = version.shape
         m, l1 = self.model.m, self.model.l + 1
         ks, vs, ps = np.meshgrid(np.arange(n), np.arange(m), np.arange(l1), indexing="ij")
@@ -93,27 +97,28 @@ class SharePolish:
     def __call__(self, venv: mcia.MciaVectorEnv) -> dict:
         base = {k: np.array(v, copy=True) for k, v in self.optimizer(venv).items()}
         state = state_from_snapshots(json.loads(venv.snapshot()))
+        edge_cost = self.slot.edge_cost(state, self.greedy(venv))
         e, n = base["version"].shape
         version, partition = base["version"].astype(np.int64), base["partition"].astype(np.int64)
         logw = np.log(np.maximum(np.stack([base["bandwidth"], base["compute"]], -1), self.eps)).astype(np.float64)
         structured = np.zeros((n * len(FACTORS), n, 2))
         for i, (k, f) in enumerate((k, f) for k in range(n) for f in FACTORS):
             structured[i, k] = np.log(f)
-        best = start = self.objective(state, version[:, None], partition[:, None], logw[:, None])[:, 0]
+        best = start = self.objective(state, version[:, None], partition[:, None], logw[:, None], edge_cost)[:, 0]
         sigma = self.sigma
         for _ in range(self.rounds):
             if self.decisions:
                 ver, par, lw = self._decision_candidates(version, partition, logw, state["task"])
-                _, best, (version, partition, logw) = self._keep(self.objective(state, ver, par, lw), best, (ver, par, lw))
+                _, best, (version, partition, logw) = self._keep(self.objective(state, ver, par, lw, edge_cost), best, (ver, par, lw))
             offload = ((state["task"] > 0) & (partition < self.model.l))[:, None, :, None]
             noise = self.rng.standard_normal((e, self.samples, n, 2)) * sigma
             deltas = np.concatenate([np.broadcast_to(structured, (e,) + structured.shape), noise], 1)
             cand = logw[:, None] + deltas * offload
             c = cand.shape[1]
             ver, par = np.repeat(version[:, None], c, 1), np.repeat(partition[:, None], c, 1)
-            _, best, (logw,) = self._keep(self.objective(state, ver, par, cand), best, (cand,))
+            _, best, (logw,) = self._keep(self.objective(state, ver, par, cand, edge_cost), best, (cand,))
             sigma *= 0.5
-        self.c = structured.shape[0] + self.samples
+        self.c = structured.shape[0] + self.samples + (n * self.model.m * (self.model.l + 1) if self.decisions else 0)
         self.gain.append(best - start)
         w = np.exp(logw - logw.max(axis=1, keepdims=True))
         return {"version": version.astype(base["version"].dtype), "partition": partition.astype(base["partition"].dtype),
@@ -141,8 +146,8 @@ def main(argv=None) -> int:
     ap.add_argument("--episodes", type=int, default=16)
     ap.add_argument("--seed", type=int, default=1_000_000, help="first seed (default: the validation seeds)")
     ap.add_argument("--config", default=None, help="scenario file (default: the default scenario)")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--samples", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3, help="search rounds per slot")
+    ap.add_argument("--samples", type=int, default=64, help="random weight perturbations per round")
     ap.add_argument("--decisions", action="store_true", help="also try every single-device change of (version, cut) each round")
     ap.add_argument("--baselines", nargs="*", default=[], help="more built-in policies or checkpoints to play on the same seeds")
     args = ap.parse_args(argv)
@@ -164,14 +169,16 @@ def main(argv=None) -> int:
     opt = rows["optimizer"][0]
     half = lambda x: t95(len(x) - 1) * np.std(x, ddof=1) / np.sqrt(len(x))   # noqa: E731
     ref = rows.get("static", (None,))[0]
-    print(f"{args.episodes} paired episodes from seed {args.seed}; share search {args.rounds} rounds x "
-          f"{polish.c} candidates per slot ({took:.0f} s)\n")
-    print("| policy | return (95% CI) | vs optimizer (95% CI, episodes won) | deadline missed |" + (" adaptivity |" if ref is not None else ""))
-    print("|---|---|---|---|" + ("---|" if ref is not None else ""))
+    print(f"{args.episodes} paired episodes from seed {args.seed}; search: {args.rounds} rounds of up to "
+          f"{polish.c} candidates per environment and slot ({took:.0f} s)\n")
+    print("| policy | return (95% CI) | vs optimizer (95% CI) | episodes won / tied / lost | deadline missed |"
+          + (" adaptivity |" if ref is not None else ""))
+    print("|---|---|---|---|---|" + ("---|" if ref is not None else ""))
     for label, (ret, miss) in rows.items():
         d = ret - opt
-        line = (f"| {label} | {ret.mean():.2f} ± {half(ret):.2f} | {d.mean():+.2f} ± {half(d):.2f} ({int((d > 1e-9).sum())}/{len(d)}) "
-                f"| {miss.mean():.3f} |")
+        won, lost = int((d > 1e-9).sum()), int((d < -1e-9).sum())
+        line = (f"| {label} | {ret.mean():.2f} ± {half(ret):.2f} | {d.mean():+.2f} ± {half(d):.2f} "
+                f"| {won} / {len(d) - won - lost} / {lost} | {miss.mean():.3f} |")
         if ref is not None:
             line += f" {(ret.mean() - ref.mean()) / (opt.mean() - ref.mean()):.3f} |"
         print(line)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import mcia
+from mcia import queue_relief
 from mcia.policies import RustPolicy
 from mcia.queue_relief import QueueRelief, SlotObjective, teacher_names, teacher_policy
 from mcia.reference import state_from_snapshots
@@ -30,23 +31,31 @@ def _drive(policy, config, envs=12, seed=1_000_000):
         venv.step(act)
 
 
-def test_objective_is_the_simulators_utility():
-    """The objective's utility part is what the environment pays: with both queue costs at 0, the value of
-    the action stepped is the step's reward times the number of devices with a task."""
-    config = mcia.Config()
+def _value(obj, state, act, edge_cost):
+    return obj(state, act["version"].astype(np.int64), act["partition"].astype(np.int64), obj.log_weights(act), edge_cost)
+
+
+def test_objective_is_the_simulators_utility_and_queues():
+    """The objective is what the Rust environment does: summed utility (the step's reward times the devices with
+    a task) minus the queue costs on the backlogs the env is left with, on a slow edge where both queues grow."""
+    config = mcia.Config({"edge": {"edge_gflops": 15.0}})
     obj = SlotObjective(config)
-    obj.backlog_cost = obj.mean_alpha = 0.0
     relief = QueueRelief(config)
-    checked = 0
+    edge_queued = device_queued = 0
     for venv, state, _, act in _drive(relief, config):
-        value, _ = obj(state, act["version"].astype(np.int64), act["partition"].astype(np.int64), obj.log_weights(act))
+        edge_cost = obj.edge_cost(state, relief.greedy(venv))
+        value, queued = _value(obj, state, act, edge_cost)
         snap = venv.snapshot()
         _, reward, _, _, info = venv.step(act)
+        after = state_from_snapshots(json.loads(venv.snapshot()))
         venv.restore(snap)
-        k = (np.asarray(info["task_type"]) > 0).sum(1)
-        np.testing.assert_allclose(value, reward * k, rtol=1e-9, atol=1e-9)
-        checked += 1
-    assert checked == SLOTS
+        has = np.asarray(info["task_type"]) > 0
+        np.testing.assert_allclose(queued, np.where(has, after["backlog_s"], 0.0), rtol=1e-9, atol=1e-9)
+        want = reward * has.sum(1) - obj.backlog_cost * queued.sum(1) - edge_cost * after["edge_backlog_s"]
+        np.testing.assert_allclose(value, want, rtol=1e-9, atol=1e-9)
+        edge_queued += int((after["edge_backlog_s"] > 0).sum())
+        device_queued += int((queued > 0).sum())
+    assert edge_queued > 0 and device_queued > 0, "the slow edge must leave both queues with work"
 
 
 def test_relief_improves_on_the_optimizer_with_one_change_of_a_queued_device():
@@ -54,11 +63,12 @@ def test_relief_improves_on_the_optimizer_with_one_change_of_a_queued_device():
     relief = QueueRelief(config)
     obj = relief.objective
     changed = 0
-    for _, state, base, act in _drive(relief, config):
+    for venv, state, base, act in _drive(relief, config):
         vb, pb = base["version"].astype(np.int64), base["partition"].astype(np.int64)
         va, pa = act["version"].astype(np.int64), act["partition"].astype(np.int64)
-        before, queued = obj(state, vb, pb, obj.log_weights(base))
-        after, _ = obj(state, va, pa, obj.log_weights(act))
+        edge_cost = obj.edge_cost(state, relief.greedy(venv))
+        before, queued = _value(obj, state, base, edge_cost)
+        after, _ = _value(obj, state, act, edge_cost)
         assert np.all(after >= before - 1e-9)
         has = state["task"] > 0
         diff = has & ((va != vb) | (pa != pb))
@@ -91,7 +101,7 @@ def test_relief_is_deterministic_and_rejects_what_it_cannot_model():
     assert isinstance(teacher_policy("greedy", config), RustPolicy)
 
 
-def test_hybrid_ppo_imitates_queue_relief():
+def test_hybrid_ppo_imitates_queue_relief(monkeypatch):
     pytest.importorskip("torch")
     from mcia.agents import HybridPPO
 
@@ -99,8 +109,17 @@ def test_hybrid_ppo_imitates_queue_relief():
     agent = HybridPPO(short, teacher="optimizer+relief", num_envs=8, n_steps=20, minibatch_size=160, n_epochs=1,
                       eval_every=1, eval_episodes=2, teacher_steps=320, teacher_epochs=2, teacher_rounds=2,
                       final_candidates=1, final_episodes=2)
+    made = []
+    real = queue_relief.teacher_policy
+
+    def spy(name, config):
+        made.append(real(name, config))
+        return made[-1]
+
+    monkeypatch.setattr(queue_relief, "teacher_policy", spy)
     agent.learn(320)
     assert agent.num_timesteps >= 320
+    assert made and all(isinstance(t, QueueRelief) for t in made), "the warm start must use the relief teacher"
     with pytest.raises(ValueError, match="optimizer\\+relief"):
         HybridPPO({"cloud": {"enabled": True}}, teacher="optimizer+relief")
     with pytest.raises(ValueError, match="teacher must be one of"):
