@@ -24,16 +24,13 @@ not, has on the scenario. Nothing here trains or tunes an agent; the default see
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 
 import mcia
 from mcia.evaluation import resolve_policy, t95
-from mcia.policies import RustPolicy
-from mcia.queue_relief import QueueRelief, SlotObjective
-from mcia.reference import state_from_snapshots
+from mcia.queue_relief import QueueRelief
 
 FACTORS = (0.125, 0.25, 0.5, 2.0, 4.0, 8.0)
 
@@ -51,13 +48,16 @@ class SharePolish:
 
     def __init__(self, config: mcia.Config, rounds: int = 3, samples: int = 64, sigma: float = 1.0, seed: int = 0,
                  decisions: bool = False):
-        self.slot = SlotObjective(config, seed=seed)
+        self.relief = QueueRelief(config)   # reads the slot as the relief does: optimizer, state, edge cost
+        self.slot = self.relief.objective
         self.model = self.slot.model
-        self.optimizer = RustPolicy("optimizer", config)
-        self.greedy = RustPolicy("greedy", config)
         self.rounds, self.samples, self.sigma, self.decisions = rounds, samples, sigma, decisions
         self.rng = np.random.default_rng(seed)
-        self.eps = self.slot.eps
+        n = self.model.n
+        # Each device's weights scaled by each factor: the same candidates in every slot.
+        self.structured = np.zeros((n * len(FACTORS), n, 2))
+        for i, (k, f) in enumerate((k, f) for k in range(n) for f in FACTORS):
+            self.structured[i, k] = np.log(f)
         self.c = 0
         self.gain = []   # per slot: best objective minus the optimizer's, per env (summed utility units)
 
@@ -95,15 +95,11 @@ class SharePolish:
         return ver, par, np.repeat(lw[:, None], c, 1)
 
     def __call__(self, venv: mcia.MciaVectorEnv) -> dict:
-        base = {k: np.array(v, copy=True) for k, v in self.optimizer(venv).items()}
-        state = state_from_snapshots(json.loads(venv.snapshot()))
-        edge_cost = self.slot.edge_cost(state, self.greedy(venv))
+        base, state, edge_cost = self.relief.read_slot(venv)
         e, n = base["version"].shape
         version, partition = base["version"].astype(np.int64), base["partition"].astype(np.int64)
-        logw = np.log(np.maximum(np.stack([base["bandwidth"], base["compute"]], -1), self.eps)).astype(np.float64)
-        structured = np.zeros((n * len(FACTORS), n, 2))
-        for i, (k, f) in enumerate((k, f) for k in range(n) for f in FACTORS):
-            structured[i, k] = np.log(f)
+        logw = self.slot.log_weights(base)
+        structured = self.structured
         best = start = self.objective(state, version[:, None], partition[:, None], logw[:, None], edge_cost)[:, 0]
         sigma = self.sigma
         for _ in range(self.rounds):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import mcia
+from mcia.reference import state_from_snapshots
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHORT = {"time": {"episode_slots": 20}}
@@ -173,10 +174,10 @@ def test_headroom_searches_above_the_optimizer(short_config_file, capsys):
     venv.reset(seed=1_000_000)
     obj = polish.slot
     for _ in range(10):
-        state = head.state_from_snapshots(json.loads(venv.snapshot()))
-        base = {k: np.array(v, copy=True) for k, v in polish.optimizer(venv).items()}
+        state = state_from_snapshots(json.loads(venv.snapshot()))
+        base = {k: np.array(v, copy=True) for k, v in polish.relief.optimizer(venv).items()}
         act = polish(venv)
-        edge_cost = obj.edge_cost(state, polish.greedy(venv))
+        edge_cost = obj.edge_cost(state, polish.relief.greedy(venv))
         val = [obj(state, a["version"].astype(np.int64), a["partition"].astype(np.int64), obj.log_weights(a), edge_cost)[0]
                for a in (base, act)]
         np.testing.assert_allclose(val[1] - val[0], polish.gain[-1], rtol=1e-7, atol=1e-7)

@@ -25,7 +25,8 @@ import numpy as np
 
 from ._core import ActionError
 from .config import Config, ConfigLike, as_config
-from .policies import NAMES, RustPolicy, names_for
+from .policies import RustPolicy, names_for
+from .queue_relief import teacher_names, teacher_policy
 from .vector import MciaVectorEnv
 
 PolicyLike = Union[str, Callable[[np.ndarray], Dict[str, np.ndarray]], RustPolicy, Any]
@@ -121,20 +122,15 @@ def resolve_policy(policy: PolicyLike, config: Config, seed: int = 0):
     if isinstance(policy, RustPolicy):
         return policy.name, lambda venv, obs: policy(venv)
     if isinstance(policy, str):
-        if policy in NAMES:
-            rp = RustPolicy(policy, config, seed=seed)
+        if policy in teacher_names():  # the built-in policies and optimizer+relief
+            rp = teacher_policy(policy, config, seed=seed)
             return policy, lambda venv, obs: rp(venv)
-        if policy == "optimizer+relief":
-            from .queue_relief import QueueRelief  # the optimizer plus queue relief (NumPy, edge tier only)
-
-            relief = QueueRelief(config)
-            return relief.name, lambda venv, obs: relief(venv)
         if os.path.isdir(policy):
             from .agents import load_agent  # trained agents (mcia train)
 
             agent = load_agent(policy)
             return os.path.basename(os.path.normpath(policy)), lambda venv, obs: agent.act(obs, deterministic=True)
-        raise ValueError(f"unknown policy {policy!r}: not a built-in policy {list(NAMES)}, 'optimizer+relief' nor a checkpoint directory")
+        raise ValueError(f"unknown policy {policy!r}: not one of {list(teacher_names())} nor a checkpoint directory")
     if callable(policy):
         name = str(getattr(policy, "name", None) or getattr(policy, "__name__", None) or type(policy).__name__)
         return name, lambda venv, obs: _checked_batch(name, policy(obs), venv)

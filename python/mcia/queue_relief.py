@@ -108,6 +108,15 @@ class QueueRelief:
         self.greedy = RustPolicy("greedy", self.config)   # sets the edge queue's weight, as in the optimizer
         self.relieved = 0
         self._checked = None   # the last vector env config object found equal to ours (a config is not mutated)
+        model = self.objective.model
+        self._options = np.array([(v, p) for v in range(model.m) for p in range(model.l + 1)])   # every (v, p)
+
+    def read_slot(self, venv):
+        """The slot as the search starts from it: the optimizer's action (a copy), the state dict read from
+        the env's snapshot, and the edge queue's cost per environment (from greedy's action)."""
+        base = {k: np.array(v, copy=True) for k, v in self.optimizer(venv).items()}
+        state = state_from_snapshots(json.loads(venv.snapshot()))
+        return base, state, self.objective.edge_cost(state, self.greedy(venv))
 
     def __call__(self, venv) -> Dict[str, np.ndarray]:
         # The optimizer decides on the env's own scenario; the objective must model that same scenario.
@@ -115,17 +124,15 @@ class QueueRelief:
             if venv.config.to_dict() != self.config.to_dict():
                 raise ValueError(f"{self.name}: the vector env runs another scenario than the one this policy was built for")
             self._checked = venv.config
-        base = {k: np.array(v, copy=True) for k, v in self.optimizer(venv).items()}
-        state = state_from_snapshots(json.loads(venv.snapshot()))
+        base, state, edge_cost = self.read_slot(venv)
         obj, model = self.objective, self.objective.model
-        edge_cost = obj.edge_cost(state, self.greedy(venv))
         version, partition = base["version"].astype(np.int64), base["partition"].astype(np.int64)
         logw = obj.log_weights(base)
         start, queued = obj(state, version, partition, logw, edge_cost)
         pairs = np.argwhere(queued > 0)                                 # (env, device) left with work queued
         if len(pairs) == 0:
             return base
-        options = np.array([(v, p) for v in range(model.m) for p in range(model.l + 1)])
+        options = self._options
         c = len(options)
         env_of, dev_of = np.repeat(pairs[:, 0], c), np.repeat(pairs[:, 1], c)
         rows = np.arange(len(env_of))
@@ -161,8 +168,9 @@ def teacher_names() -> tuple:
     return tuple(NAMES) + (QueueRelief.name,)
 
 
-def teacher_policy(name: str, config: ConfigLike = None):
-    """The policy called ``name`` (one of :func:`teacher_names`) for a vector env of scenario ``config``."""
+def teacher_policy(name: str, config: ConfigLike = None, seed: int = 0):
+    """The policy called ``name`` (one of :func:`teacher_names`) for a vector env of scenario ``config``;
+    ``seed`` seeds ``random``."""
     if name == QueueRelief.name:
         return QueueRelief(config)
-    return RustPolicy(name, config)
+    return RustPolicy(name, config, seed=seed)
