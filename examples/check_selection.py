@@ -7,7 +7,7 @@ never reads those seeds: this only measures how the two selection rules compare.
 
     python examples/check_selection.py --out runs/hppo-check
     python examples/check_selection.py --out runs/set-check --max-minutes 11.9 --timesteps 100000000 \\
-        --hparam arch=set --hparam num_devices=4,6,8,10,12,15,20 --hparam focus_share=0.5 \\
+        --hparam arch=set --hparam num_devices=4,6,8,10,12,15,20 --hparam focus_share=0.7 \\
         --hparam ent_coef=0 --hparam critic_hidden=64
 
 Prints one line per candidate and writes ``OUT/selection_check.json``.

@@ -298,6 +298,34 @@ def test_imitation_with_dagger_rounds_learns_the_teacher():
         _tiny_agent(teacher="oracle")
 
 
+def test_dagger_refits_take_their_own_number_of_epochs(monkeypatch):
+    """``teacher_refit_epochs`` sets the epochs of the DAgger rounds' refits; the first round keeps
+    ``teacher_epochs``. A bad value names the field."""
+    agent = _tiny_agent(seed=4, teacher_epochs=7, teacher_refit_epochs=2)
+    seen = []
+    fit = agent._fit_teacher
+    monkeypatch.setattr(agent, "_fit_teacher", lambda raw, epochs: seen.append(epochs) or fit(raw, epochs))
+    agent.imitate("optimizer", 16 * 20, agent.params.teacher_epochs, rounds=3)
+    assert seen == [7, 2, 2]
+    for bad in (0, -1, 2.5, True, "ten"):
+        with pytest.raises(ValueError, match="teacher_refit_epochs"):
+            _tiny_agent(teacher_refit_epochs=bad)
+
+
+def test_validation_weighs_the_sizes_as_training_does():
+    """A multi-N agent's validation return is the mean over its validation sizes weighted like its training
+    environments: ``focus_share`` at the scenario's N, the rest split evenly; an even mean without it."""
+    even = _tiny_agent(arch="set", num_devices="4,8,10,12,20")
+    assert even.validation_sizes() == [4, 10, 20]
+    assert even.validation_weights() == pytest.approx({4: 1 / 3, 10: 1 / 3, 20: 1 / 3})
+    focused = _tiny_agent(arch="set", num_devices="4,8,10,12,20", focus_share=0.7, eval_episodes=2)
+    w = focused.validation_weights()
+    assert w == pytest.approx({4: 0.15, 10: 0.7, 20: 0.15})
+    mean, per_n = focused._validate_mean()
+    assert mean == pytest.approx(sum(w[n] * r for n, r in per_n.items()))
+    assert _tiny_agent().validation_weights() == {10: 1.0}
+
+
 def test_imitation_has_its_own_learning_rate():
     """``teacher_lr`` sets the imitation's step size apart from PPO's ``learning_rate``: with a tiny one the
     imitation leaves the policy where it was, with the default (PPO's rate) it learns the teacher."""

@@ -147,6 +147,10 @@ class HPPOParams:
     teacher_steps: int = 25_600
     teacher_epochs: int = 30
     teacher_rounds: int = 3  # 1: plain behaviour cloning; more: DAgger rounds on the agent's own states
+    # Epochs of each DAgger round's refit on everything gathered so far; None: teacher_epochs. The refits are
+    # most of the warm start's time (each round refits on all rounds' decisions): at 30 epochs the any-N
+    # agent's 3 rounds took 24 + 65 + 111 s of fitting beside 65 s of the teacher's search.
+    teacher_refit_epochs: Optional[int] = None
     # Adam's learning rate of the imitation; None: learning_rate. Separate so that a lower PPO rate does not
     # leave the imitation unfinished (learning_rate=3e-4 with 10 imitation epochs left the any-N agent at -21).
     teacher_lr: Optional[float] = None
@@ -404,6 +408,9 @@ class HybridPPO:
                     SlotObjective(config)   # what the relief models; raises for what it cannot
                 except ValueError as e:
                     raise ValueError(f"HybridPPO: teacher {p.teacher!r}: {e}") from None
+        refit = p.teacher_refit_epochs
+        if refit is not None and (isinstance(refit, (bool, np.bool_)) or not isinstance(refit, numbers.Integral) or refit < 1):
+            raise ValueError(f"HybridPPO: teacher_refit_epochs must be a whole number of epochs >= 1 or None, got {refit!r}")
         if int(p.teacher_rounds) < 1:
             raise ValueError(f"HybridPPO: teacher_rounds must be at least 1, got {p.teacher_rounds!r}")
         if p.teacher_lr is not None and (isinstance(p.teacher_lr, bool) or not isinstance(p.teacher_lr, (int, float))
@@ -852,9 +859,21 @@ class HybridPPO:
             (heapq.heappush if len(self._candidates) < k else heapq.heapreplace)(self._candidates, item)
 
     def _validate_mean(self, episodes: Optional[int] = None, seed: int = VALIDATION_SEED) -> Tuple[float, Dict[int, float]]:
-        """:meth:`validate_sizes` and the mean over the sizes (the number validation ranks weights by)."""
+        """:meth:`validate_sizes` and their mean weighted by :meth:`validation_weights` (the number
+        validation ranks weights by)."""
         per_n = self.validate_sizes(episodes, seed)
-        return float(np.mean(list(per_n.values()))), per_n
+        w = self.validation_weights()
+        return float(sum(w[n] * r for n, r in per_n.items())), per_n
+
+    def validation_weights(self) -> Dict[int, float]:
+        """Weight of each size of :meth:`validation_sizes` in the validation return: as training weighs
+        them, ``focus_share`` at the scenario's N and the rest split evenly over the other sizes (an even
+        split without ``focus_share``), so the kept snapshot is the best where most of the training went."""
+        sizes = self.validation_sizes()
+        share = float(self.params.focus_share)
+        if share <= 0 or len(sizes) == 1 or self.n not in sizes:
+            return {n: 1.0 / len(sizes) for n in sizes}
+        return {n: share if n == self.n else (1.0 - share) / (len(sizes) - 1) for n in sizes}
 
     @staticmethod
     def _per_n_keys(prefix: str, per_n: Dict[int, float]) -> Dict[str, float]:
@@ -1014,11 +1033,12 @@ class HybridPPO:
         rounds = max(1, p.teacher_rounds if rounds is None else rounds)
         raw: List[Tuple] = []
         losses: Dict[str, float] = {}
+        refit = epochs if p.teacher_refit_epochs is None else int(p.teacher_refit_epochs)
         for r in range(rounds):
             raw += self._teacher_episodes(teacher, steps, r)
             if r == 0 and p.norm_reward:
                 self.ret_rms.update(np.concatenate([x[-1].sum(-1).ravel() for x in raw]))
-            losses = self._fit_teacher(raw, epochs)
+            losses = self._fit_teacher(raw, epochs if r == 0 else refit)
             if self.verbose:
                 m = sum(x[1].shape[0] for x in raw)
                 print(f"[hppo] imitated {teacher} on {m} decisions (round {r + 1}/{rounds}): "
