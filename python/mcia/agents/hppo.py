@@ -89,7 +89,7 @@ from ..config import Config, ConfigLike, as_config
 from ..spaces import OBS_DEVICE_FIELDS
 from ..vector import MciaVectorEnv
 from .option_prior import OptionPrior, add_prior_layers, prior_input, prior_size, with_prior
-from .set_policy import PooledCriticNet, SetCriticNet, SetPolicyNet, infer_n, parse_num_devices, size_envs, validation_sizes
+from .set_policy import PooledCriticNet, SetCriticNet, SetPolicyNet, infer_n, parse_num_devices, size_envs, size_weights, validation_sizes
 
 CHECKPOINT_FILE = "hppo.pt"
 HPARAMS_FILE = "hparams.json"
@@ -871,11 +871,7 @@ class HybridPPO:
         """Weight of each size of :meth:`validation_sizes` in the validation return: as training weighs
         them, ``focus_share`` at the scenario's N and the rest split evenly over the other sizes (an even
         split without ``focus_share``), so the kept snapshot is the best where most of the training went."""
-        sizes = self.validation_sizes()
-        share = float(self.params.focus_share)
-        if share <= 0 or len(sizes) == 1 or self.n not in sizes:
-            return {n: 1.0 / len(sizes) for n in sizes}
-        return {n: share if n == self.n else (1.0 - share) / (len(sizes) - 1) for n in sizes}
+        return size_weights(self.validation_sizes(), self.n, float(self.params.focus_share))
 
     @staticmethod
     def _per_n_keys(prefix: str, per_n: Dict[int, float]) -> Dict[str, float]:
@@ -1035,7 +1031,7 @@ class HybridPPO:
         rounds = max(1, p.teacher_rounds if rounds is None else rounds)
         raw: List[Tuple] = []
         losses: Dict[str, float] = {}
-        refit = epochs if p.teacher_refit_epochs is None else int(p.teacher_refit_epochs)
+        refit = epochs if p.teacher_refit_epochs is None else p.teacher_refit_epochs
         for r in range(rounds):
             raw += self._teacher_episodes(teacher, steps, r)
             if r == 0 and p.norm_reward:

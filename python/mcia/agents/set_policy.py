@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -207,6 +207,16 @@ def size_envs(total: int, sizes: Sequence[int], focus: int, focus_share: float) 
     return [at_focus if n == focus else next(rest) for n in sizes]
 
 
+def size_weights(sizes: Sequence[int], focus: int, focus_share: float) -> Dict[int, float]:
+    """The share of each size of ``sizes`` under the rule of :func:`size_envs`, before rounding to whole
+    environments: ``focus_share`` at ``focus`` (when it is among several sizes) and the rest split evenly
+    over the other sizes; otherwise an even split. Validation weighs its sizes this way."""
+    sizes = list(sizes)
+    if focus_share <= 0 or focus not in sizes or len(sizes) == 1:
+        return {n: 1.0 / len(sizes) for n in sizes}
+    return {n: focus_share if n == focus else (1.0 - focus_share) / (len(sizes) - 1) for n in sizes}
+
+
 def validation_sizes(sizes: Sequence[int], default: int) -> List[int]:
     """The device counts a multi-N agent is validated on: the smallest, the scenario's own N (or the middle
     of the range) and the largest."""
@@ -220,4 +230,4 @@ def infer_n(obs_dim: int, tail: int) -> Tuple[int, int]:
     return divmod(obs_dim - tail, DEVICE_FEATURES)
 
 
-__all__ = ["PooledCriticNet", "SetCriticNet", "SetEncoder", "SetPolicyNet", "infer_n", "parse_num_devices", "size_envs", "split_envs", "validation_sizes"]
+__all__ = ["PooledCriticNet", "SetCriticNet", "SetEncoder", "SetPolicyNet", "infer_n", "parse_num_devices", "size_envs", "size_weights", "split_envs", "validation_sizes"]
