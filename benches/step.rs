@@ -49,7 +49,7 @@ fn step_throughput(c: &mut Criterion) {
         bench.iter(|| {
             let (v, p, bw, cw) = &owned[k % 4];
             k += 1;
-            venv.step(&Actions { version: v.view(), partition: p.view(), bandwidth: bw.view(), compute: cw.view() }).expect("valid actions").rewards.sum()
+            venv.step(&Actions { version: v.view(), partition: p.view(), bandwidth: bw.view(), compute: cw.view(), cloud_partition: None }).expect("valid actions").rewards.sum()
         })
     });
     group.finish();

@@ -1,12 +1,12 @@
 //! Baseline policies: valid actions on random scenarios, the optimizer never below greedy on a slot,
-//! determinism across thread counts.
+//! determinism across thread counts, the optimizer's share step for decisions made elsewhere.
 
 mod common;
 
 use std::sync::Arc;
 
 use common::seeds;
-use mcia::policies::{by_name, Policy, PolicyOptions, StaticTable, POLICY_NAMES};
+use mcia::policies::{by_name, Optimizer, Policy, PolicyOptions, ShareStep, StaticTable, POLICY_NAMES};
 use mcia::{validate_action, ActionsBuf, AutoresetMode, Config, Scenario, VecEnv};
 
 fn scenarios() -> Vec<Arc<Scenario>> {
@@ -94,6 +94,42 @@ fn optimizer_is_never_worse_than_greedy_on_a_slot() {
         }
         // It must actually optimise, not merely copy greedy.
         assert!(better * 10 > slots, "optimizer improved only {better} of {slots} slots");
+    }
+}
+
+#[test]
+fn share_step_keeps_the_decisions_and_improves_their_shares() {
+    for sc in scenarios() {
+        let b = 48;
+        let mut venv = VecEnv::new(sc.clone(), b, 23, AutoresetMode::NextStep, 2).unwrap();
+        venv.reset(Some(&seeds(23, b)), None).unwrap();
+        let greedy = policy("greedy", &sc, 0);
+        let step = ShareStep(Optimizer::default());
+        let (mut decided, mut shared) = (ActionsBuf::zeros(b, sc.n), ActionsBuf::zeros(b, sc.n));
+        let mut obs = vec![0.0f32; sc.obs_dim()];
+        let (mut equal_total, mut shared_total, mut offloads) = (0.0, 0.0, 0usize);
+        for _ in 0..20 {
+            // Greedy's decisions with equal weights, then the same decisions through the share step.
+            venv.act(greedy.as_ref(), decided.view_mut()).unwrap();
+            shared.assign(&decided.view());
+            shared.bandwidth.fill(f64::NAN); // the step must overwrite every weight it is handed
+            shared.compute.fill(f64::NAN);
+            venv.act(&step, shared.view_mut()).unwrap();
+            assert_eq!((&shared.version, &shared.partition, &shared.cloud_partition), (&decided.version, &decided.partition, &decided.cloud_partition));
+            let (df, sf) = (decided.view().as_flat().unwrap(), shared.view().as_flat().unwrap());
+            for (i, env) in venv.envs().iter().enumerate() {
+                validate_action(&sc, i, &sf.row(i, sc.n)).unwrap_or_else(|e| panic!("share step: {e}"));
+                if env.status() == mcia::Status::Running {
+                    equal_total += env.clone().step(&df.row(i, sc.n), &mut obs, None).unwrap().reward;
+                    shared_total += env.clone().step(&sf.row(i, sc.n), &mut obs, None).unwrap().reward;
+                }
+            }
+            offloads += decided.partition.iter().filter(|&&p| (p as usize) < sc.l).count();
+            venv.step(&decided.view()).unwrap();
+        }
+        // Shares only matter where devices offload, which greedy need not do on every scenario here.
+        assert!(shared_total >= equal_total - 1e-9, "share step {shared_total} below equal shares {equal_total}");
+        assert!(offloads == 0 || shared_total > equal_total, "share step {shared_total} not above equal shares {equal_total} with {offloads} offloads");
     }
 }
 

@@ -183,6 +183,10 @@ class CorePolicy:
         bandwidth: npt.NDArray[np.float64],
         compute: npt.NDArray[np.float64],
         cloud_partition: npt.NDArray[np.int64],
+        shares_only: bool = False,
     ) -> None:
         """Writes the action for every environment of `venv` into the ``[B, N]`` arrays given (second cuts:
-        L without the cloud tier)."""
+        L without the cloud tier). With ``shares_only`` (the optimizer only: ``PolicyError`` otherwise) it
+        runs the optimizer's share step alone: reads the decisions in ``version``, ``partition`` (and
+        ``cloud_partition`` with the cloud tier) and overwrites ``bandwidth`` and ``compute``;
+        ``ActionError`` for a decision out of range (nothing is written)."""

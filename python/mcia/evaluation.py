@@ -29,6 +29,10 @@ from .policies import RustPolicy, names_for
 from .queue_relief import teacher_names, teacher_policy
 from .vector import MciaVectorEnv
 
+#: Suffix of a checkpoint directory or built-in policy named as a policy: its (version, cut) with the
+#: optimizer's shares (:class:`mcia.agents.SolverShares`).
+SHARES_SUFFIX = "+shares"
+
 PolicyLike = Union[str, Callable[[np.ndarray], Dict[str, np.ndarray]], RustPolicy, Any]
 
 TASK_TYPES = {1: "AS", 2: "LS"}
@@ -117,20 +121,45 @@ class EvalResult:
         return "\n".join(lines)
 
 
+def policy_label(policy: PolicyLike) -> str:
+    """The name a policy argument gets in tables, without loading anything: a checkpoint directory's base
+    name (with ``+shares`` kept), a built-in name as is, a callable's ``name``."""
+    if isinstance(policy, str):
+        path, suffix = (policy[: -len(SHARES_SUFFIX)], SHARES_SUFFIX) if policy.endswith(SHARES_SUFFIX) else (policy, "")
+        return os.path.basename(os.path.normpath(path)) + suffix if os.path.isdir(path) else policy
+    return str(getattr(policy, "name", None) or getattr(policy, "__name__", None) or type(policy).__name__)
+
+
 def resolve_policy(policy: PolicyLike, config: Config, seed: int = 0):
-    """Turns a policy argument into ``(name, act)`` where ``act(venv, obs) -> action dict``."""
+    """Turns a policy argument into ``(name, act)`` where ``act(venv, obs) -> action dict``.
+
+    A policy is a built-in name (or ``optimizer+relief``), a :class:`RustPolicy`, a checkpoint directory of
+    ``mcia train``, either with ``+shares`` appended (its version and cut with the optimizer's shares:
+    :class:`mcia.agents.SolverShares`), an object with ``act_with_state(venv, obs)``, or a
+    batched callable ``obs -> action``."""
     if isinstance(policy, RustPolicy):
         return policy.name, lambda venv, obs: policy(venv)
+    if hasattr(policy, "act_with_state"):  # a policy of the env's state and the observation
+        return str(getattr(policy, "name", type(policy).__name__)), policy.act_with_state
     if isinstance(policy, str):
         if policy in teacher_names():  # the built-in policies and optimizer+relief
             rp = teacher_policy(policy, config, seed=seed)
             return policy, lambda venv, obs: rp(venv)
+        base = policy[: -len(SHARES_SUFFIX)]
+        if policy.endswith(SHARES_SUFFIX) and (base in teacher_names() or os.path.isdir(base)):
+            from .agents import load_agent
+            from .agents.solver_shares import SolverShares
+
+            inner = teacher_policy(base, config, seed=seed) if base in teacher_names() else load_agent(base)
+            wrapped = SolverShares(inner, config, name=policy_label(policy))
+            return wrapped.name, wrapped.act_with_state
         if os.path.isdir(policy):
             from .agents import load_agent  # trained agents (mcia train)
 
             agent = load_agent(policy)
             return os.path.basename(os.path.normpath(policy)), lambda venv, obs: agent.act(obs, deterministic=True)
-        raise ValueError(f"unknown policy {policy!r}: not one of {list(teacher_names())} nor a checkpoint directory")
+        raise ValueError(f"unknown policy {policy!r}: not one of {list(teacher_names())} nor a checkpoint directory "
+                         f"(either may end in {SHARES_SUFFIX!r} for the optimizer's shares)")
     if callable(policy):
         name = str(getattr(policy, "name", None) or getattr(policy, "__name__", None) or type(policy).__name__)
         return name, lambda venv, obs: _checked_batch(name, policy(obs), venv)
@@ -435,6 +464,8 @@ def agents_table(runs: Sequence[str], config: ConfigLike = None, episodes: int =
         res = by[name]
         meta: Dict[str, Any] = {}
         run = next((r for r in runs if os.path.basename(os.path.normpath(r)) == name), None)
+        if run and run.endswith(SHARES_SUFFIX):  # the same training run, decoded with the optimizer's shares
+            run = run[: -len(SHARES_SUFFIX)]
         if run and os.path.exists(os.path.join(run, "agent.json")):
             with open(os.path.join(run, "agent.json"), encoding="utf-8") as f:
                 meta = json.load(f)

@@ -212,8 +212,40 @@ class RustPolicy:
         self._buffers: Dict[str, np.ndarray] = {}
 
     def __call__(self, venv) -> Dict[str, np.ndarray]:
-        core = venv.unwrapped._core if hasattr(venv, "unwrapped") and not hasattr(venv, "_core") else venv._core
+        core = _core_of(venv)
+        self._ensure_buffers(core.num_envs, core.num_devices)
+        buf = self._buffers
+        self._core.act_into(core, buf["version"], buf["partition"], buf["bandwidth"], buf["compute"], self._second_cut)
+        return buf
+
+    def shares(self, venv, action: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """The optimizer's share step alone: the batch's action with the ``version`` and ``partition`` (and
+        ``cloud_partition`` on MCIA-Cloud-v0) of ``action`` and, in place of its weights, the ``bandwidth``
+        and ``compute`` weights the optimizer gives exactly those decisions in each environment's state.
+
+        Only for ``RustPolicy("optimizer")``. Lets a policy that learns the discrete decisions leave the
+        shares to the optimizer's solver. Returns the policy's reused buffers (copy them to keep them); a
+        decision out of range raises :class:`mcia.ActionError` naming the environment and device.
+        """
+        core = _core_of(venv)
         b, n = core.num_envs, core.num_devices
+        self._ensure_buffers(b, n)
+        buf = self._buffers
+        for key in ("version", "partition"):
+            if key not in action:
+                raise _core.ActionError(f"policy {self.name}: the action has no {key!r} to find the shares for")
+            got = np.shape(action[key])
+            if got != (b, n):
+                raise _core.ActionError(f"policy {self.name}: action field {key!r} must be (B, N) = {(b, n)}, got {got}")
+        if self.config["cloud"]["enabled"] and np.shape(action.get("cloud_partition")) != (b, n):
+            raise _core.ActionError(f"policy {self.name}: action field 'cloud_partition' must be (B, N) = {(b, n)} with the cloud tier")
+        buf["version"][...] = action["version"]
+        buf["partition"][...] = action["partition"]
+        self._second_cut[...] = action["cloud_partition"] if self.config["cloud"]["enabled"] else 0
+        self._core.act_into(core, buf["version"], buf["partition"], buf["bandwidth"], buf["compute"], self._second_cut, shares_only=True)
+        return buf
+
+    def _ensure_buffers(self, b: int, n: int) -> None:
         if not self._buffers or self._buffers["version"].shape != (b, n):
             self._buffers = {
                 "version": np.zeros((b, n), np.int64),
@@ -224,12 +256,14 @@ class RustPolicy:
             self._second_cut = np.zeros((b, n), np.int64)
             if self.config["cloud"]["enabled"]:
                 self._buffers["cloud_partition"] = self._second_cut
-        buf = self._buffers
-        self._core.act_into(core, buf["version"], buf["partition"], buf["bandwidth"], buf["compute"], self._second_cut)
-        return buf
 
     def __repr__(self) -> str:
         return f"RustPolicy({self.name!r})"
+
+
+def _core_of(venv):
+    """The ``CoreVecEnv`` of a :class:`mcia.MciaVectorEnv`, wrapped or not."""
+    return venv.unwrapped._core if hasattr(venv, "unwrapped") and not hasattr(venv, "_core") else venv._core
 
 
 class per_env:  # noqa: N801 - used like a function: mcia.policies.per_env(fn)

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Sequence
 import numpy as np
 
 from .config import Config, ConfigLike, as_config
-from .evaluation import PolicyLike, evaluate, resolve_policy, write_csv
+from .evaluation import PolicyLike, evaluate, policy_label, write_csv
 
 #: The default device mix: the share of each class among the devices (SPEC section 3: 2, 4, 2, 2 of 10).
 DEFAULT_MIX = (("pi_zero_2w", 0.2), ("pi4", 0.4), ("pi5", 0.2), ("n100", 0.2))
@@ -189,7 +189,7 @@ def sweep(
         raise ValueError("values must not be empty")
     base = as_config(config)
     configs = [apply_param(base, param, v) for v in values]  # validates every point before any work
-    names = [resolve_policy(p, base)[0] if not isinstance(p, str) else os.path.basename(os.path.normpath(p)) if os.path.isdir(p) else p for p in policies]
+    names = [policy_label(p) for p in policies]
     bar = None
     if progress:
         from tqdm.auto import tqdm

@@ -17,7 +17,7 @@ use crate::sim::tasks;
 use crate::vec_env::VecEnv;
 
 pub use heuristics::{CloudOnly, DeviceOnly, EdgeOnly, Greedy, Neurosurgeon, RandomPolicy};
-pub use optimizer::Optimizer;
+pub use optimizer::{Optimizer, ShareStep};
 pub use static_table::{StaticSearch, StaticTable};
 
 /// One environment's action, written by a policy (slices of length N).

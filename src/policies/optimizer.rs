@@ -347,6 +347,21 @@ impl Slot<'_> {
         changed
     }
 
+    /// One share step for the decisions in `d`: the KKT shares when they improve on the weights `d` has,
+    /// then the single-weight refinement. Returns whether anything changed (and updates `d` and `best`).
+    fn share_round(&self, d: &mut Decision, best: &mut Score, steps: usize) -> bool {
+        let mut trial = d.clone();
+        self.solve_shares(&mut trial, steps);
+        let value = self.objective(&trial);
+        let mut improved = self.better(value, *best);
+        if improved {
+            (*best, *d) = (value, trial);
+        }
+        // The solver's proxy has no deadline step: scaling single weights finds deadlines it can meet.
+        improved |= self.refine_weights(d, best);
+        improved
+    }
+
     /// Device k's best (version, cut, second cut) with the others' decisions and the weights fixed; returns
     /// whether it changed (and updates `best`).
     fn improve_device(&self, d: &mut Decision, k: usize, best: &mut Score) -> bool {
@@ -445,15 +460,7 @@ impl Optimizer {
 
         for _ in 0..self.rounds {
             // 1. Shares for the current decisions.
-            let mut trial = d.clone();
-            slot.solve_shares(&mut trial, self.solver_steps);
-            let value = slot.objective(&trial);
-            let mut improved = slot.better(value, best);
-            if improved {
-                (best, d) = (value, trial);
-            }
-            // The solver's proxy has no deadline step: scaling single weights finds deadlines it can meet.
-            improved |= slot.refine_weights(&mut d, &mut best);
+            let mut improved = slot.share_round(&mut d, &mut best, self.solver_steps);
             // 2. Each device's (version, cut) with the weights fixed.
             for &k in &tasked {
                 improved |= slot.improve_device(&mut d, k, &mut best);
@@ -466,11 +473,12 @@ impl Optimizer {
     }
 }
 
-impl Policy for Optimizer {
-    fn act_env(&self, _: usize, env: &Env, out: ActionMut<'_>) {
-        // The search is local, so a wider search space does not always end higher. Searching again with
-        // each share dimension held equal and keeping the best makes freedom never hurt: the result is at
-        // least as good (in the search objective) as the optimizer with any of its shares frozen.
+impl Optimizer {
+    /// The restrictions every search runs under, keeping the best result. The search is local, so a wider
+    /// search space does not always end higher. Searching again with each share dimension held equal and
+    /// keeping the best makes freedom never hurt: the result is at least as good (in the search objective)
+    /// as the optimizer with any of its shares frozen.
+    fn variants(&self) -> Vec<Freeze> {
         let f = self.freeze;
         let mut variants = vec![f];
         for extra in [Freeze { compute: true, ..f }, Freeze { bandwidth: true, ..f }, Freeze { bandwidth: true, compute: true, ..f }] {
@@ -478,14 +486,68 @@ impl Policy for Optimizer {
                 variants.push(extra);
             }
         }
+        variants
+    }
+
+    /// The best of `search` over [`Optimizer::variants`].
+    fn best_of(&self, search: impl Fn(Freeze) -> (Decision, Score)) -> Decision {
         let mut best: Option<(Decision, Score)> = None;
-        for freeze in variants {
-            let (d, score) = self.search(env, freeze);
+        for freeze in self.variants() {
+            let (d, score) = search(freeze);
             if best.as_ref().is_none_or(|(_, b)| score.search > b.search + 1e-12) {
                 best = Some((d, score));
             }
         }
-        let (d, _) = best.expect("at least one search ran");
+        best.expect("at least one search ran").0
+    }
+
+    /// The share step of [`Optimizer::search`] alone, for a decision made elsewhere: from equal weights,
+    /// the KKT shares and the single-weight refinement, alternated up to `rounds` times on the same search
+    /// objective. There is no greedy floor: the decision is given, so only its shares are searched.
+    fn share_search(&self, env: &Env, decision: &Decision, freeze: Freeze) -> (Decision, Score) {
+        let mut d = decision.clone();
+        d.wb.fill(1.0);
+        d.wc.fill(1.0);
+        let mut slot = self.slot(env, &d);
+        slot.freeze = freeze;
+        let slot = slot;
+        let mut best = slot.objective(&d);
+        for _ in 0..self.rounds {
+            if !slot.share_round(&mut d, &mut best, self.solver_steps) {
+                break;
+            }
+        }
+        (d, best)
+    }
+}
+
+/// The optimizer's share step for decisions made elsewhere (a learning agent's (version, cut), say).
+///
+/// As a [`Policy`] it reads each device's version, cut and (with the cloud tier) second cut from the
+/// action it is handed and overwrites only the bandwidth and compute weights, with the weights the
+/// optimizer's share step finds for exactly that decision. Check the decisions before
+/// ([`crate::action::validate_action`]): an index out of range is clamped into it here, never trusted.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShareStep(pub Optimizer);
+
+impl Policy for ShareStep {
+    fn act_env(&self, _: usize, env: &Env, out: ActionMut<'_>) {
+        let sc = env.scenario();
+        let index = |x: i64, top: usize| (x.max(0) as usize).min(top);
+        let v: Vec<usize> = out.version.iter().map(|&x| index(x, sc.m - 1)).collect();
+        let p: Vec<usize> = out.partition.iter().map(|&x| index(x, sc.l)).collect();
+        // The effective second cut is never before the first; without the cloud tier it is L.
+        let p2: Vec<usize> = if sc.cloud { out.cloud_partition.iter().zip(&p).map(|(&x, &p)| index(x, sc.l).max(p)).collect() } else { vec![sc.l; sc.n] };
+        let given = Decision { v, p, p2, wb: vec![1.0; sc.n], wc: vec![1.0; sc.n] };
+        let d = self.0.best_of(|freeze| self.0.share_search(env, &given, freeze));
+        out.bandwidth.copy_from_slice(&d.wb);
+        out.compute.copy_from_slice(&d.wc);
+    }
+}
+
+impl Policy for Optimizer {
+    fn act_env(&self, _: usize, env: &Env, out: ActionMut<'_>) {
+        let d = self.best_of(|freeze| self.search(env, freeze));
         for k in 0..env.scenario().n {
             out.version[k] = d.v[k] as i64;
             out.partition[k] = d.p[k] as i64;
