@@ -254,6 +254,9 @@ def test_train_command_writes_everything_and_evaluates(tmp_path, capsys):
     assert header[:4] == ["timesteps", "wall_s", "iteration", "episode_return"]
     meta = json.loads((out / "agent.json").read_text())
     assert meta["algo"] == "hppo" and math.isfinite(meta["eval_score"])
+    # the same agent with the optimizer's shares is evaluated beside it
+    assert "| run+shares |" in text and "with the optimizer's shares" in text
+    assert math.isfinite(meta["eval_shares_adaptivity"]) and math.isfinite(meta["eval_shares_mean_return"])
     assert mcia.Config(str(out / "config.json"))["time"]["episode_slots"] == 20
 
     from mcia.cli import main as cli_main

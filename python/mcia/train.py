@@ -55,6 +55,9 @@ class TrainResult:
     score: float = float("nan")
     adaptivity: float = float("nan")
     mean_return: float = float("nan")
+    #: The same agent's (version, cut) with the optimizer's shares (``DIR+shares``), when evaluated.
+    shares_adaptivity: float = float("nan")
+    shares_mean_return: float = float("nan")
     files: List[str] = field(default_factory=list)
 
 
@@ -126,17 +129,22 @@ def train(
         files.append(os.path.join(out, CURVE_CSV))
     result = TrainResult(algo, out, int(curve[-1]["timesteps"]) if curve else timesteps, wall, curve, files=files)
     if evaluate:
-        from .evaluation import compare
+        from .evaluation import SHARES_SUFFIX, compare
 
-        comp = compare([out] + list(BASELINES), cfg, episodes=eval_episodes, seed=0)
-        mine = next(r for r in comp.results if r.policy == os.path.basename(os.path.normpath(out)))
+        # The agent as trained, and its (version, cut) with the optimizer's shares (SolverShares).
+        comp = compare([out, out + SHARES_SUFFIX] + list(BASELINES), cfg, episodes=eval_episodes, seed=0)
+        name = os.path.basename(os.path.normpath(out))
+        mine = next(r for r in comp.results if r.policy == name)
+        shared = next(r for r in comp.results if r.policy == name + SHARES_SUFFIX)
         result.comparison, result.score, result.mean_return = comp, comp.score(mine), mine.mean_return
         result.adaptivity = comp.adaptivity(mine)
+        result.shares_adaptivity, result.shares_mean_return = comp.adaptivity(shared), shared.mean_return
         files += comp.save(out)
         with open(os.path.join(out, "agent.json"), encoding="utf-8") as f:
             meta = json.load(f)
         meta.update({"train_wall_s": round(wall, 2), "eval_mean_return": mine.mean_return, "eval_score": result.score,
-                     "eval_adaptivity": result.adaptivity,
+                     "eval_adaptivity": result.adaptivity, "eval_shares_mean_return": shared.mean_return,
+                     "eval_shares_adaptivity": result.shares_adaptivity,
                      "eval_seeds": [0, eval_episodes - 1]})
         with open(os.path.join(out, "agent.json"), "w", encoding="utf-8") as f:
             json.dump(meta, f, indent=1)
@@ -305,6 +313,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(res.comparison.table())
         print(f"\nagent {os.path.basename(os.path.normpath(res.out))}: mean return {res.mean_return:.2f}, "
               f"normalised score {res.score:.3f}, adaptivity {res.adaptivity:.3f}, training wall time {res.wall_s:.1f} s")
+        from .evaluation import SHARES_SUFFIX
+
+        print(f"with the optimizer's shares for its (version, cut) ('{res.out}{SHARES_SUFFIX}'): mean return "
+              f"{res.shares_mean_return:.2f}, adaptivity {res.shares_adaptivity:.3f}")
     for f in res.files:
         print(f"wrote {f}")
     return 0
