@@ -5,7 +5,8 @@
 For each N (the default device mix, ``mcia.sweep.mix_classes``) it compares the checkpoints with greedy,
 static, the optimizer and random on the same evaluation seeds and prints the return, the normalised score
 and the adaptivity score with paired-bootstrap 95% intervals, and how many seeds each agent wins against
-greedy. Checkpoints tied to one N (``arch="mlp"``) are evaluated only at their own N.
+greedy. Checkpoints tied to one N (``arch="mlp"``) are evaluated only at their own N. ``RUN+shares``
+evaluates a checkpoint's (version, cut) with the optimizer's shares (:class:`mcia.agents.SolverShares`).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import os
 import numpy as np
 
 import mcia
-from mcia.evaluation import compare
+from mcia.evaluation import SHARES_SUFFIX, compare
 from mcia.sweep import mix_classes
 
 
 def _fixed_n(run: str):
     """The N a checkpoint is tied to, or None when it acts for any N."""
+    if run.endswith(SHARES_SUFFIX):  # the same checkpoint with the optimizer's shares
+        run = run[: -len(SHARES_SUFFIX)]
     with open(os.path.join(run, "agent.json"), encoding="utf-8") as f:
         meta = json.load(f)
     if meta.get("arch") == "set":
@@ -32,7 +35,7 @@ def _fixed_n(run: str):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("runs", nargs="+", help="checkpoint directories")
+    ap.add_argument("runs", nargs="+", help="checkpoint directories (with '+shares' for the optimizer's shares)")
     ap.add_argument("--values", type=int, nargs="+", default=[4, 6, 8, 10, 15, 20], help="numbers of devices")
     ap.add_argument("--episodes", type=int, default=10)
     ap.add_argument("--out", help="JSON file for the results")

@@ -142,3 +142,32 @@ def test_solver_shares_wraps_a_trained_agent(tmp_path):
     assert res.policy == "agent+shares" and np.isfinite(res.mean_return)
     with pytest.raises(TypeError, match="SolverShares needs"):
         SolverShares(object(), SHORT)
+
+
+def test_an_agent_trained_with_the_share_solver(tmp_path):
+    """``share_solver=True``: the rollouts, validation and every evaluation play the agent's (version, cut)
+    with the optimizer's shares, and the loss has no share term (its share entropy is 0)."""
+    pytest.importorskip("torch")
+    from mcia.agents import HybridPPO, load_agent
+
+    tiny = dict(num_envs=8, n_steps=10, minibatch_size=80, n_epochs=1, eval_every=1, eval_episodes=2, teacher_steps=160,
+                teacher_epochs=1, teacher_rounds=2)
+    agent = HybridPPO(SHORT, seed=1, share_solver=True, **tiny)
+    agent.learn(160, progress_bar=False)
+    assert all(row["share_entropy"] == 0.0 for row in agent.curve[1:])
+    path = str(tmp_path / "solver")
+    agent.save(path)
+    loaded = load_agent(path)
+    assert loaded.params.share_solver is True
+    # The plain checkpoint name already plays with the solver's shares: the same returns as "+shares".
+    plain, shared = mcia.evaluate(path, SHORT, episodes=2), mcia.evaluate(path + "+shares", SHORT, episodes=2)
+    assert plain.policy == "solver" and np.array_equal(plain.episode_returns, shared.episode_returns)
+    venv, obs = _venv()
+    played = loaded.with_shares(venv, loaded.act(obs))
+    assert np.array_equal(played["bandwidth"], RustPolicy("optimizer", SHORT).shares(venv, loaded.act(obs))["bandwidth"])
+    # Without the option, with_shares is the action itself.
+    other = HybridPPO(SHORT, seed=1, **tiny)
+    a = other.act(obs)
+    assert other.with_shares(venv, a) is a
+    with pytest.raises(ValueError, match="share_solver must be True or False"):
+        HybridPPO(SHORT, share_solver="yes")

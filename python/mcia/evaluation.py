@@ -157,7 +157,12 @@ def resolve_policy(policy: PolicyLike, config: Config, seed: int = 0):
             from .agents import load_agent  # trained agents (mcia train)
 
             agent = load_agent(policy)
-            return os.path.basename(os.path.normpath(policy)), lambda venv, obs: agent.act(obs, deterministic=True)
+            name = os.path.basename(os.path.normpath(policy))
+            if getattr(getattr(agent, "params", None), "share_solver", False):  # trained with the optimizer's shares
+                from .agents.solver_shares import SolverShares
+
+                return name, SolverShares(agent, config, name=name).act_with_state
+            return name, lambda venv, obs: agent.act(obs, deterministic=True)
         raise ValueError(f"unknown policy {policy!r}: not one of {list(teacher_names())} nor a checkpoint directory "
                          f"(either may end in {SHARES_SUFFIX!r} for the optimizer's shares)")
     if callable(policy):

@@ -183,6 +183,10 @@ class HPPOParams:
     # extra inputs; the utility also enters the logits with a learned weight. The edge tier with the Shannon
     # uplink only. Off by default: it scored 0.939 against the default's 0.954-0.975 (README).
     option_prior: bool = False
+    # The agent learns (version, cut) only and every action's share weights come from the optimizer's share
+    # step for those decisions in the env's state (mcia.agents.SolverShares), in training, validation and
+    # wherever the checkpoint is evaluated; the share heads stay as the imitation left them and are unused.
+    share_solver: bool = False
     norm_obs: bool = True
     norm_reward: bool = True
     obs_clip: float = 10.0
@@ -430,6 +434,9 @@ class HybridPPO:
         if not isinstance(p.option_prior, (bool, np.bool_)):
             raise ValueError(f"HybridPPO: option_prior must be True or False, got {p.option_prior!r}")
         p.option_prior = bool(p.option_prior)
+        if not isinstance(p.share_solver, (bool, np.bool_)):
+            raise ValueError(f"HybridPPO: share_solver must be True or False, got {p.share_solver!r}")
+        p.share_solver = bool(p.share_solver)
         if p.set_critic not in ("equivariant", "pooled"):
             raise ValueError(f"HybridPPO: set_critic must be 'equivariant' or 'pooled', got {p.set_critic!r}")
         self.config: Config = as_config(config)
@@ -480,6 +487,7 @@ class HybridPPO:
         self._groups: Optional[List[_Group]] = None
         self._recent: List[float] = []
         self._gen = torch.Generator().manual_seed(self.seed)
+        self._solvers: Dict[Tuple[int, bool], Any] = {}  # share_solver: the share step per (N, cloud tier)
 
     # -- inference -------------------------------------------------------------------------------------
 
@@ -530,11 +538,27 @@ class HybridPPO:
         return {"version": torch.div(joint, k, rounding_mode="floor").numpy(), "partition": torch.remainder(joint, k).numpy(),
                 "bandwidth": w[..., 0].numpy(), "compute": w[..., 1].numpy()}
 
+    def with_shares(self, venv, action: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+        """``action`` as the agent plays it in ``venv``: with ``share_solver``, its (version, cut) with the
+        optimizer's share weights for them in ``venv``'s state (:meth:`mcia.policies.RustPolicy.shares`);
+        otherwise ``action`` itself."""
+        if not self.params.share_solver:
+            return action
+        # The share step searches on the env's own scenario; the policy object only fixes N and the tier.
+        key = (int(venv.num_devices), bool(venv.cloud))
+        if key not in self._solvers:
+            from ..policies import RustPolicy
+
+            self._solvers[key] = RustPolicy("optimizer", venv.config)
+        return self._solvers[key].shares(venv, action)
+
     def act(self, obs: np.ndarray, deterministic: bool = True) -> Dict[str, np.ndarray]:
         """The Dict action for a batch of observations ``(B, 7N + 3)`` (or one observation ``(7N + 3,)``):
         ``version`` / ``partition`` int64 and ``bandwidth`` / ``compute`` float64, each ``(B, N)`` (or
         ``(N,)``). Deterministic: the most likely (version, cut) and the mean share weights. An agent with
-        ``arch="set"`` takes observations of any N."""
+        ``arch="set"`` takes observations of any N. An agent with ``share_solver`` plays
+        ``with_shares(venv, act(obs))``: the weights here are its unused share heads' (``mcia.evaluate(DIR)``
+        and the other evaluation commands apply the solver themselves)."""
         with _threads(self.params.torch_threads), torch.inference_mode():
             obs = np.asarray(obs, np.float32)
             single = obs.ndim == 1
@@ -683,9 +707,10 @@ class HybridPPO:
             bufs["lpc"][t].copy_(lpc)
             bufs["lps"][t].copy_(lps)
             bufs["task"][t].copy_(task)
-            bufs["share"][t].copy_(task & (joint % (self.l + 1) != self.l))
+            # With share_solver the weights are not the agent's: no share term in the loss.
+            bufs["share"][t].copy_(task & (joint % (self.l + 1) != self.l) & (not p.share_solver))
         k_tasks = np.maximum(task.sum(1).numpy(), 1).astype(np.float64)
-        obs, rew, term, trunc, info = g.venv.step(self._decode(joint, w))
+        obs, rew, term, trunc, info = g.venv.step(self.with_shares(g.venv, self._decode(joint, w)))
         done = np.logical_or(term, trunc)
         any_done = bool(done.any())
         util = info["utility"]
@@ -1080,7 +1105,7 @@ class HybridPPO:
                 if round_ > 0:
                     if p.norm_obs:
                         self._update_obs_rms(x, n)
-                    a = self.act(x, deterministic=False)
+                    a = self.with_shares(venv, self.act(x, deterministic=False))
                 obs, rew, term, trunc, info = venv.step(a)
                 util = np.nan_to_num(info["utility"], nan=0.0)
                 r = util / np.maximum(task.sum(1), 1)[:, None]
@@ -1153,7 +1178,7 @@ class HybridPPO:
         obs, _ = venv.reset(seed=seed)
         total = np.zeros(k)
         for _ in range(cfg["time"]["episode_slots"]):
-            obs, r, *_ = venv.step(self.act(obs, deterministic=True))
+            obs, r, *_ = venv.step(self.with_shares(venv, self.act(obs, deterministic=True)))
             total += r
         return float(total.mean())
 
