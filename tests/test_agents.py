@@ -454,6 +454,13 @@ def test_agents_table_lists_the_run_beside_the_baselines_with_intervals(trained)
     assert set(rows) == {"agent", "optimizer", "greedy", "static", "random"}
     assert "3,200" in rows["agent"] and "min" in rows["agent"] and "/3)" in rows["agent"]
     assert "1.000 [1.000, 1.000]" in rows["optimizer"]
+    # the paired differences to greedy and to the optimizer, each with the seeds won; none against itself
+    cells = {name: [c.strip() for c in line.split("|")[1:-1]] for name, line in rows.items()}
+    assert cells["greedy"][6] == "-" and cells["optimizer"][7] == "-"
+    assert re.fullmatch(r"[+-]\d+\.\d\d ± \d+\.\d\d \(\d/3\)", cells["agent"][7])
+    shared = agents_table([path + "+shares"], SHORT, episodes=3)
+    row = next(line for line in shared.splitlines() if line.startswith("| agent+shares |"))
+    assert "3,200" in row  # the training run's env-steps, read from the checkpoint without the suffix
 
 
 def test_progress_bar_never_shows_nan_and_counts_seconds_under_a_time_limit(capsys):

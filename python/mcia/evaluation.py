@@ -452,23 +452,33 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, leave=False)
 
 
+def _paired_difference(a: np.ndarray, b: np.ndarray) -> str:
+    """``mean ± t-interval (seeds won/seeds)`` of the paired differences ``a - b``."""
+    d = a - b
+    half = t95(len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
+    return f"{d.mean():+.2f} ± {half:.2f} ({int((d > 0).sum())}/{len(d)})"
+
+
 def agents_table(runs: Sequence[str], config: ConfigLike = None, episodes: int = 20, seed: int = 0,
                  num_threads: Optional[int] = None, progress: bool = False) -> str:
     """A Markdown table of trained agents (checkpoint directories of ``mcia train``) beside the baselines on the
     same evaluation seeds: env-steps and wall time of training (from each run's ``agent.json``), the mean
     return with its 95% interval, the normalised and adaptivity scores with paired-bootstrap 95% intervals
-    (:meth:`Comparison.score_intervals`), and the paired difference to greedy with the seeds won."""
+    (:meth:`Comparison.score_intervals`), and the paired differences to greedy and to the optimizer with the
+    seeds won. A run given as ``DIR+shares`` is the same checkpoint with the optimizer's shares."""
     runs = list(runs)
     baselines = ["optimizer", "greedy", "static", "random"]
     comp = compare(runs + baselines, config, episodes=episodes, seed=seed, num_threads=num_threads, progress=progress)
     by = {r.policy: r for r in comp.results}
     greedy = np.asarray(by["greedy"].episode_returns)
-    lines = ["| policy | env-steps | training wall time | return (95% CI) | score (95% CI) | adaptivity (95% CI) | vs greedy (95% CI, seeds won) |",
-             "|---|---|---|---|---|---|---|"]
-    for name in [os.path.basename(os.path.normpath(r)) for r in runs] + baselines:
+    optimizer = np.asarray(by["optimizer"].episode_returns)
+    lines = ["| policy | env-steps | training wall time | return (95% CI) | score (95% CI) | adaptivity (95% CI) | vs greedy (95% CI, seeds won) "
+             "| vs optimizer (95% CI, seeds won) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in [policy_label(r) for r in runs] + baselines:
         res = by[name]
         meta: Dict[str, Any] = {}
-        run = next((r for r in runs if os.path.basename(os.path.normpath(r)) == name), None)
+        run = next((r for r in runs if policy_label(r) == name), None)
         if run and run.endswith(SHARES_SUFFIX):  # the same training run, decoded with the optimizer's shares
             run = run[: -len(SHARES_SUFFIX)]
         if run and os.path.exists(os.path.join(run, "agent.json")):
@@ -478,10 +488,10 @@ def agents_table(runs: Sequence[str], config: ConfigLike = None, episodes: int =
         wall = meta.get("train_wall_s", meta.get("wall_s"))
         wall_s = f"{wall / 60:.1f} min" if wall is not None else "-"
         iv = comp.score_intervals(res)
-        d = np.asarray(res.episode_returns) - greedy
-        dh = t95(len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
-        vs = f"{d.mean():+.2f} ± {dh:.2f} ({int((d > 0).sum())}/{len(d)})" if name != "greedy" else "-"
+        mine = np.asarray(res.episode_returns)
+        vs_greedy = _paired_difference(mine, greedy) if name != "greedy" else "-"
+        vs_optimizer = _paired_difference(mine, optimizer) if name != "optimizer" else "-"
         lines.append(f"| {name} | {steps} | {wall_s} | {res.mean_return:.2f} ± {res.ci95:.2f} | {comp.score(res):.3f} "
                      f"[{iv['score'][0]:.3f}, {iv['score'][1]:.3f}] | {comp.adaptivity(res):.3f} [{iv['adaptivity'][0]:.3f}, "
-                     f"{iv['adaptivity'][1]:.3f}] | {vs} |")
+                     f"{iv['adaptivity'][1]:.3f}] | {vs_greedy} | {vs_optimizer} |")
     return "\n".join(lines)

@@ -131,11 +131,13 @@ def train(
     if evaluate:
         from .evaluation import SHARES_SUFFIX, compare
 
-        # The agent as trained, and its (version, cut) with the optimizer's shares (SolverShares).
-        comp = compare([out, out + SHARES_SUFFIX] + list(BASELINES), cfg, episodes=eval_episodes, seed=0)
+        # The agent as trained, and its (version, cut) with the optimizer's shares (SolverShares); an agent
+        # trained with share_solver already plays that way, so it gets one row.
+        solver = algo == "hppo" and bool(hparams.get("share_solver", False))
+        comp = compare([out] + ([] if solver else [out + SHARES_SUFFIX]) + list(BASELINES), cfg, episodes=eval_episodes, seed=0)
         name = os.path.basename(os.path.normpath(out))
         mine = next(r for r in comp.results if r.policy == name)
-        shared = next(r for r in comp.results if r.policy == name + SHARES_SUFFIX)
+        shared = mine if solver else next(r for r in comp.results if r.policy == name + SHARES_SUFFIX)
         result.comparison, result.score, result.mean_return = comp, comp.score(mine), mine.mean_return
         result.adaptivity = comp.adaptivity(mine)
         result.shares_adaptivity, result.shares_mean_return = comp.adaptivity(shared), shared.mean_return
@@ -315,8 +317,11 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"normalised score {res.score:.3f}, adaptivity {res.adaptivity:.3f}, training wall time {res.wall_s:.1f} s")
         from .evaluation import SHARES_SUFFIX
 
-        print(f"with the optimizer's shares for its (version, cut) ('{res.out}{SHARES_SUFFIX}'): mean return "
-              f"{res.shares_mean_return:.2f}, adaptivity {res.shares_adaptivity:.3f}")
+        if res.comparison is not None and not any(r.policy.endswith(SHARES_SUFFIX) for r in res.comparison.results):
+            print("(trained with share_solver: it plays its (version, cut) with the optimizer's shares)")
+        else:
+            print(f"with the optimizer's shares for its (version, cut) ('{res.out}{SHARES_SUFFIX}'): mean return "
+                  f"{res.shares_mean_return:.2f}, adaptivity {res.shares_adaptivity:.3f}")
     for f in res.files:
         print(f"wrote {f}")
     return 0

@@ -4,6 +4,8 @@
 //! A policy decides for one environment at a time ([`Policy::act_env`]); [`VecEnv::act`] runs it over a
 //! whole batch in parallel. Every policy is deterministic: the same state (and seed) gives the same action.
 //! Greedy and the optimizer also come in restricted variants ([`Freeze`]) for the decision ablation.
+//! [`ShareStep`] is the optimizer's share step alone: the weights for (version, cut) decisions made
+//! elsewhere, such as a learning agent's.
 
 mod heuristics;
 mod optimizer;
