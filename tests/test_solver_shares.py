@@ -171,3 +171,12 @@ def test_an_agent_trained_with_the_share_solver(tmp_path):
     assert other.with_shares(venv, a) is a
     with pytest.raises(ValueError, match="share_solver must be True or False"):
         HybridPPO(SHORT, share_solver="yes")
+
+
+def test_sweep_takes_plus_shares_names():
+    from mcia.sweep import sweep
+
+    res = sweep("bandwidth_mhz", [5, 20], ["greedy", "greedy+shares"], SHORT, episodes=1, progress=False)
+    assert res.policies == ["greedy", "greedy+shares"]
+    rows = {(r["value_label"], r["policy"]) for r in res.rows}
+    assert rows == {(v, p) for v in ("5", "20") for p in ("greedy", "greedy+shares")}
