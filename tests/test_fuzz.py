@@ -196,6 +196,29 @@ def test_any_batch_action_steps_validly_or_is_rejected_without_changing_the_stat
         assert_outputs_valid(venv.single_observation_space, obs, r, info)
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], deadline=None)
+@given(st.data())
+def test_the_share_step_takes_any_decisions_or_rejects_them_without_changing_anything(data):
+    """``RustPolicy("optimizer").shares`` on any action: valid weights for the decisions given, which it keeps,
+    or an ActionError; the env is never changed."""
+    b = data.draw(st.sampled_from([1, 3, 20]))
+    venv = mcia.MciaVectorEnv(b, SMALL)
+    venv.reset(seed=data.draw(st.integers(0, 1000)))
+    opt = mcia.policies.RustPolicy("optimizer", SMALL)
+    before = venv.snapshot()
+    action = data.draw(actions(venv.num_devices, venv.num_versions, venv.num_units, b))
+    out, err = call(opt.shares, venv, action)
+    assert venv.snapshot() == before
+    if err is not None:
+        assert isinstance(err, mcia.ActionError), err
+        return
+    for k in ("version", "partition"):
+        assert np.array_equal(out[k], np.asarray(action[k]).astype(np.int64))
+    for k in ("bandwidth", "compute"):
+        assert np.all(np.isfinite(out[k])) and np.all((out[k] >= 0) & (out[k] <= 1))
+    venv.step(out)
+
+
 # -- call sequences --------------------------------------------------------------------------------------
 
 OPS = ["reset", "reset_seed", "reset_mask", "step", "bad_step", "pickle", "snapshot_restore", "policy"]

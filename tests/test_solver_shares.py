@@ -87,6 +87,13 @@ def test_shares_reject_wrong_shapes_missing_fields_and_other_policies():
         opt.shares(venv, {"version": decided["version"]})
     with pytest.raises(mcia.PolicyError, match="only the optimizer has a share step"):
         RustPolicy("greedy", SHORT).shares(venv, decided)
+    # Indices of another dtype: integral floats are read as the env reads them, anything else is an error.
+    as_ints = _copy(opt.shares(venv, decided))
+    as_floats = opt.shares(venv, {**decided, "version": decided["version"].astype(np.float32)})
+    assert all(np.array_equal(as_ints[k], v) for k, v in as_floats.items())
+    for bad in (decided["version"] + 0.5, np.full((12, 10), 1e308), np.full((12, 10), np.nan), decided["version"].astype(str)):
+        with pytest.raises(mcia.ActionError, match="'version' must hold integer indices"):
+            opt.shares(venv, {**decided, "version": bad})
 
 
 def test_share_step_needs_the_second_cut_on_the_cloud_tier():

@@ -26,7 +26,7 @@ import json
 import os
 import sys
 import tempfile
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -231,17 +231,13 @@ class RustPolicy:
         b, n = core.num_envs, core.num_devices
         self._ensure_buffers(b, n)
         buf = self._buffers
-        for key in ("version", "partition"):
-            if key not in action:
-                raise _core.ActionError(f"policy {self.name}: the action has no {key!r} to find the shares for")
-            got = np.shape(action[key])
-            if got != (b, n):
-                raise _core.ActionError(f"policy {self.name}: action field {key!r} must be (B, N) = {(b, n)}, got {got}")
-        if self.config["cloud"]["enabled"] and np.shape(action.get("cloud_partition")) != (b, n):
-            raise _core.ActionError(f"policy {self.name}: action field 'cloud_partition' must be (B, N) = {(b, n)} with the cloud tier")
-        buf["version"][...] = action["version"]
-        buf["partition"][...] = action["partition"]
-        self._second_cut[...] = action["cloud_partition"] if self.config["cloud"]["enabled"] else 0
+        if not isinstance(action, Mapping):
+            raise _core.ActionError(f"policy {self.name}: the action must be a dict of (B, N) arrays, got {type(action).__name__}")
+        keys = ("version", "partition") + (("cloud_partition",) if self.config["cloud"]["enabled"] else ())
+        fields = {key: _indices(self.name, action, key, (b, n)) for key in keys}
+        buf["version"][...] = fields["version"]
+        buf["partition"][...] = fields["partition"]
+        self._second_cut[...] = fields.get("cloud_partition", 0)
         self._core.act_into(core, buf["version"], buf["partition"], buf["bandwidth"], buf["compute"], self._second_cut, shares_only=True)
         return buf
 
@@ -259,6 +255,25 @@ class RustPolicy:
 
     def __repr__(self) -> str:
         return f"RustPolicy({self.name!r})"
+
+
+def _indices(policy: str, action: Mapping[str, Any], key: str, shape: tuple) -> np.ndarray:
+    """``action[key]`` as ``(B, N)`` whole numbers (integral floats accepted, as the env does), or an
+    :class:`mcia.ActionError` naming the field."""
+    if key not in action:
+        raise _core.ActionError(f"policy {policy}: the action has no {key!r} to find the shares for")
+    try:
+        a = np.asarray(action[key])
+    except (TypeError, ValueError) as e:  # ragged lists, objects numpy cannot make an array of
+        raise _core.ActionError(f"policy {policy}: action field {key!r} is not a (B, N) array ({e})") from None
+    if a.shape != shape:
+        raise _core.ActionError(f"policy {policy}: action field {key!r} must be (B, N) = {shape}, got {a.shape}")
+    if a.dtype.kind not in "iu":
+        # Beyond 2**53 a float is not a whole number it can say exactly; in range it would be far out anyway.
+        f = a.astype(np.float64) if a.dtype.kind == "f" else None
+        if f is None or not np.all(np.isfinite(f) & (f == np.round(f)) & (np.abs(f) < 2.0**53)):
+            raise _core.ActionError(f"policy {policy}: action field {key!r} must hold integer indices (integral, finite values), got dtype {a.dtype}")
+    return a
 
 
 def _core_of(venv):
