@@ -317,7 +317,7 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"normalised score {res.score:.3f}, adaptivity {res.adaptivity:.3f}, training wall time {res.wall_s:.1f} s")
         from .evaluation import SHARES_SUFFIX
 
-        if res.comparison is not None and not any(r.policy.endswith(SHARES_SUFFIX) for r in res.comparison.results):
+        if not any(r.policy.endswith(SHARES_SUFFIX) for r in res.comparison.results):
             print("(trained with share_solver: it plays its (version, cut) with the optimizer's shares)")
         else:
             print(f"with the optimizer's shares for its (version, cut) ('{res.out}{SHARES_SUFFIX}'): mean return "
