@@ -18,14 +18,13 @@ import os
 import numpy as np
 
 import mcia
-from mcia.evaluation import SHARES_SUFFIX, compare
+from mcia.evaluation import compare, split_shares
 from mcia.sweep import mix_classes
 
 
 def _fixed_n(run: str):
     """The N a checkpoint is tied to, or None when it acts for any N."""
-    if run.endswith(SHARES_SUFFIX):  # the same checkpoint with the optimizer's shares
-        run = run[: -len(SHARES_SUFFIX)]
+    run = split_shares(run)[0]  # RUN+shares: the same checkpoint with the optimizer's shares
     with open(os.path.join(run, "agent.json"), encoding="utf-8") as f:
         meta = json.load(f)
     if meta.get("arch") == "set":

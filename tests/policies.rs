@@ -44,6 +44,23 @@ fn policy(name: &str, sc: &Scenario, seed: u64) -> Box<dyn Policy> {
     by_name(name, sc, &PolicyOptions { seed, table: Some(table), ..Default::default() }).unwrap()
 }
 
+/// This slot's reward of every running environment under action `a` and under action `b`, each played on a
+/// copy of the environment (the batch does not move).
+fn slot_rewards(venv: &VecEnv, a: &ActionsBuf, b: &ActionsBuf) -> Vec<(f64, f64)> {
+    let n = venv.scenario().n;
+    let mut obs = vec![0.0f32; venv.scenario().obs_dim()];
+    let (af, bf) = (a.view().as_flat().unwrap(), b.view().as_flat().unwrap());
+    let mut out = vec![];
+    for (i, env) in venv.envs().iter().enumerate() {
+        if env.status() == mcia::Status::Running {
+            let ra = env.clone().step(&af.row(i, n), &mut obs, None).unwrap().reward;
+            let rb = env.clone().step(&bf.row(i, n), &mut obs, None).unwrap().reward;
+            out.push((ra, rb));
+        }
+    }
+    out
+}
+
 #[test]
 fn every_policy_gives_valid_actions_on_every_scenario() {
     for sc in scenarios() {
@@ -74,18 +91,11 @@ fn optimizer_is_never_worse_than_greedy_on_a_slot() {
         let greedy = policy("greedy", &sc, 0);
         let opt = policy("optimizer", &sc, 0);
         let (mut ga, mut oa) = (ActionsBuf::zeros(b, sc.n), ActionsBuf::zeros(b, sc.n));
-        let mut obs = vec![0.0f32; sc.obs_dim()];
         let (mut better, mut slots) = (0, 0);
         for _ in 0..25 {
             venv.act(greedy.as_ref(), ga.view_mut()).unwrap();
             venv.act(opt.as_ref(), oa.view_mut()).unwrap();
-            let (gf, of) = (ga.view().as_flat().unwrap(), oa.view().as_flat().unwrap());
-            for (i, env) in venv.envs().iter().enumerate() {
-                if env.status() != mcia::Status::Running {
-                    continue;
-                }
-                let rg = env.clone().step(&gf.row(i, sc.n), &mut obs, None).unwrap().reward;
-                let ro = env.clone().step(&of.row(i, sc.n), &mut obs, None).unwrap().reward;
+            for (rg, ro) in slot_rewards(&venv, &ga, &oa) {
                 assert!(ro >= rg - 1e-9, "slot utility {ro} < greedy {rg}");
                 better += (ro > rg + 1e-9) as usize;
                 slots += 1;
@@ -106,7 +116,6 @@ fn share_step_keeps_the_decisions_and_improves_their_shares() {
         let greedy = policy("greedy", &sc, 0);
         let step = ShareStep(Optimizer::default());
         let (mut decided, mut shared) = (ActionsBuf::zeros(b, sc.n), ActionsBuf::zeros(b, sc.n));
-        let mut obs = vec![0.0f32; sc.obs_dim()];
         let (mut equal_total, mut shared_total, mut offloads) = (0.0, 0.0, 0usize);
         for _ in 0..20 {
             // Greedy's decisions with equal weights, then the same decisions through the share step.
@@ -116,13 +125,13 @@ fn share_step_keeps_the_decisions_and_improves_their_shares() {
             shared.compute.fill(f64::NAN);
             venv.act(&step, shared.view_mut()).unwrap();
             assert_eq!((&shared.version, &shared.partition, &shared.cloud_partition), (&decided.version, &decided.partition, &decided.cloud_partition));
-            let (df, sf) = (decided.view().as_flat().unwrap(), shared.view().as_flat().unwrap());
-            for (i, env) in venv.envs().iter().enumerate() {
+            let sf = shared.view().as_flat().unwrap();
+            for i in 0..b {
                 validate_action(&sc, i, &sf.row(i, sc.n)).unwrap_or_else(|e| panic!("share step: {e}"));
-                if env.status() == mcia::Status::Running {
-                    equal_total += env.clone().step(&df.row(i, sc.n), &mut obs, None).unwrap().reward;
-                    shared_total += env.clone().step(&sf.row(i, sc.n), &mut obs, None).unwrap().reward;
-                }
+            }
+            for (re, rs) in slot_rewards(&venv, &decided, &shared) {
+                equal_total += re;
+                shared_total += rs;
             }
             offloads += decided.partition.iter().filter(|&&p| (p as usize) < sc.l).count();
             venv.step(&decided.view()).unwrap();

@@ -19,7 +19,7 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -121,12 +121,22 @@ class EvalResult:
         return "\n".join(lines)
 
 
+def split_shares(policy: str) -> Tuple[str, bool]:
+    """A policy name as ``(policy, with the optimizer's shares)``: ``NAME+shares`` for a built-in policy or a
+    checkpoint directory NAME gives ``(NAME, True)``; anything else, a directory whose own name ends in
+    ``+shares`` included, is itself."""
+    base = policy[: -len(SHARES_SUFFIX)]
+    if policy.endswith(SHARES_SUFFIX) and (base in teacher_names() or os.path.isdir(base)):
+        return base, True
+    return policy, False
+
+
 def policy_label(policy: PolicyLike) -> str:
     """The name a policy argument gets in tables, without loading anything: a checkpoint directory's base
     name (with ``+shares`` kept), a built-in name as is, a callable's ``name``."""
     if isinstance(policy, str):
-        path, suffix = (policy[: -len(SHARES_SUFFIX)], SHARES_SUFFIX) if policy.endswith(SHARES_SUFFIX) else (policy, "")
-        return os.path.basename(os.path.normpath(path)) + suffix if os.path.isdir(path) else policy
+        base, shares = split_shares(policy)
+        return os.path.basename(os.path.normpath(base)) + (SHARES_SUFFIX if shares else "") if os.path.isdir(base) else policy
     return str(getattr(policy, "name", None) or getattr(policy, "__name__", None) or type(policy).__name__)
 
 
@@ -145,28 +155,26 @@ def resolve_policy(policy: PolicyLike, config: Config, seed: int = 0):
         if policy in teacher_names():  # the built-in policies and optimizer+relief
             rp = teacher_policy(policy, config, seed=seed)
             return policy, lambda venv, obs: rp(venv)
-        base = policy[: -len(SHARES_SUFFIX)]
-        if policy.endswith(SHARES_SUFFIX) and (base in teacher_names() or os.path.isdir(base)):
-            from .agents import load_agent
-            from .agents.solver_shares import SolverShares
-
-            inner = teacher_policy(base, config, seed=seed) if base in teacher_names() else load_agent(base)
-            wrapped = SolverShares(inner, config, name=policy_label(policy))
-            return wrapped.name, wrapped.act_with_state
-        if os.path.isdir(policy):
+        base, shares = split_shares(policy)
+        if base in teacher_names():  # a built-in policy's decisions, with the optimizer's shares
+            inner: Any = teacher_policy(base, config, seed=seed)
+        elif os.path.isdir(base):
             from .agents import load_agent  # trained agents (mcia train)
 
-            agent = load_agent(policy)
-            name = os.path.basename(os.path.normpath(policy))
-            if getattr(getattr(agent, "params", None), "share_solver", False):  # trained with the optimizer's shares
-                from .agents.solver_shares import SolverShares
+            inner = load_agent(base)
+            # an agent trained with share_solver plays with the optimizer's shares, whether named so or not
+            shares = shares or bool(getattr(getattr(inner, "params", None), "share_solver", False))
+        else:
+            raise ValueError(f"unknown policy {policy!r}: not one of {list(teacher_names())} nor a checkpoint directory "
+                             f"(either may end in {SHARES_SUFFIX!r} for the optimizer's shares)")
+        if not shares:
+            return policy_label(policy), lambda venv, obs: inner.act(obs, deterministic=True)
+        from .agents.solver_shares import SolverShares
 
-                return name, SolverShares(agent, config, name=name).act_with_state
-            return name, lambda venv, obs: agent.act(obs, deterministic=True)
-        raise ValueError(f"unknown policy {policy!r}: not one of {list(teacher_names())} nor a checkpoint directory "
-                         f"(either may end in {SHARES_SUFFIX!r} for the optimizer's shares)")
+        wrapped = SolverShares(inner, config, name=policy_label(policy))
+        return wrapped.name, wrapped.act_with_state
     if callable(policy):
-        name = str(getattr(policy, "name", None) or getattr(policy, "__name__", None) or type(policy).__name__)
+        name = policy_label(policy)
         return name, lambda venv, obs: _checked_batch(name, policy(obs), venv)
     raise TypeError(f"policy must be a name, a callable obs -> action, or a checkpoint directory; got {type(policy).__name__}")
 
@@ -479,8 +487,8 @@ def agents_table(runs: Sequence[str], config: ConfigLike = None, episodes: int =
         res = by[name]
         meta: Dict[str, Any] = {}
         run = next((r for r in runs if policy_label(r) == name), None)
-        if run and run.endswith(SHARES_SUFFIX):  # the same training run, decoded with the optimizer's shares
-            run = run[: -len(SHARES_SUFFIX)]
+        if run:  # DIR+shares: the same training run, played with the optimizer's shares
+            run = split_shares(run)[0]
         if run and os.path.exists(os.path.join(run, "agent.json")):
             with open(os.path.join(run, "agent.json"), encoding="utf-8") as f:
                 meta = json.load(f)
