@@ -212,8 +212,9 @@ class RustPolicy:
         self._buffers: Dict[str, np.ndarray] = {}
 
     def __call__(self, venv) -> Dict[str, np.ndarray]:
-        core = _core_of(venv)
-        self._ensure_buffers(core.num_envs, core.num_devices)
+        env = _vector_env_of(venv)
+        core = env._core
+        self._ensure_buffers(env.num_envs, env.num_devices)
         buf = self._buffers
         self._core.act_into(core, buf["version"], buf["partition"], buf["bandwidth"], buf["compute"], self._second_cut)
         return buf
@@ -227,8 +228,8 @@ class RustPolicy:
         shares to the optimizer's solver. Returns the policy's reused buffers (copy them to keep them); a
         decision out of range raises :class:`mcia.ActionError` naming the environment and device.
         """
-        core = _core_of(venv)
-        b, n = core.num_envs, core.num_devices
+        env = _vector_env_of(venv)
+        core, b, n = env._core, env.num_envs, env.num_devices
         self._ensure_buffers(b, n)
         buf = self._buffers
         if not isinstance(action, Mapping):
@@ -276,9 +277,11 @@ def _indices(policy: str, action: Mapping[str, Any], key: str, shape: tuple) -> 
     return a
 
 
-def _core_of(venv):
-    """The ``CoreVecEnv`` of a :class:`mcia.MciaVectorEnv`, wrapped or not."""
-    return venv.unwrapped._core if hasattr(venv, "unwrapped") and not hasattr(venv, "_core") else venv._core
+def _vector_env_of(venv):
+    """The :class:`mcia.MciaVectorEnv` itself, wrapped or not. Its sizes are plain attributes: reading them from
+    the ``CoreVecEnv`` would borrow it, and while another thread steps it that borrow fails with a bare
+    RuntimeError instead of the act's ConcurrentUseError."""
+    return venv.unwrapped if hasattr(venv, "unwrapped") and not hasattr(venv, "_core") else venv
 
 
 class per_env:  # noqa: N801 - used like a function: mcia.policies.per_env(fn)
